@@ -1,0 +1,70 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from helpdesk.accounts import user_set_role
+from helpdesk.models import User
+
+
+class UserCreationForm(forms.ModelForm):  # type: ignore[type-arg]
+    password = forms.CharField(
+        label=_("Password"),
+        widget=forms.PasswordInput,
+        required=False,
+        help_text=_("Leave empty to let the person set one with \u201cforgot password\u201d."),
+    )
+
+    class Meta:
+        model = User
+        fields = ("email", "full_name", "role", "language")
+
+    def save(self, commit: bool = True) -> User:
+        user: User = super().save(commit=False)
+        if self.cleaned_data.get("password"):
+            user.set_password(self.cleaned_data["password"])
+        else:
+            user.set_unusable_password()
+        if commit:
+            user.save()
+        return user
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
+    form = UserChangeForm
+    add_form = UserCreationForm
+    ordering = ("email",)
+    list_display = (
+        "email",
+        "full_name",
+        "role",
+        "is_available",
+        "language",
+        "is_active",
+        "last_login",
+    )
+    list_filter = ("role", "is_active", "is_available", "language", "teams")
+    search_fields = ("email", "full_name")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (_("Profile"), {"fields": ("full_name", "language", "time_zone", "signature")}),
+        (
+            _("Role"),
+            {"fields": ("role", "is_available", "is_active", "groups", "user_permissions")},
+        ),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"fields": ("email", "full_name", "role", "language", "password")}),)
+    readonly_fields = ("last_login", "date_joined")
+    filter_horizontal = ("groups", "user_permissions")
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # After the form saved its groups, so the role's group is not undone.
+        super().save_related(request, form, formsets, change)
+        if not change or "role" in form.changed_data:
+            user_set_role(user=form.instance, role=form.instance.role)

@@ -1,0 +1,20 @@
+from typing import Any
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class HelpdeskConfig(AppConfig):
+    name = "helpdesk"
+    verbose_name = _("Helpdesk")
+
+    def ready(self) -> None:
+        from helpdesk import checks  # noqa: F401  (registers the system checks)
+        from helpdesk.accounts import ensure_role_groups
+
+        def _groups(sender: Any, **kwargs: Any) -> None:
+            ensure_role_groups(using=kwargs.get("using", "default"))
+
+        # Groups need the permissions created by every app's migrations first.
+        post_migrate.connect(_groups, dispatch_uid="helpdesk_role_groups", weak=False)

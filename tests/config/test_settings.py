@@ -1,0 +1,88 @@
+"""The app starts with no environment at all, and with DATABASE_URL."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_it_starts_with_no_environment(tmp_path: Path) -> None:
+    # HELPDESK_DATA_DIR only moves the default ./var aside; it is the one
+    # variable the embedded default reads.
+    result = _manage("check", env={"HELPDESK_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    migrated = _manage("migrate", "--no-input", env={"HELPDESK_DATA_DIR": str(tmp_path)})
+    assert migrated.returncode == 0, migrated.stderr
+    assert (tmp_path / "db.sqlite3").exists()
+    shown = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.db import connection as c; cur=c.cursor();"
+        "cur.execute('PRAGMA journal_mode'); print(cur.fetchone()[0]);"
+        "from django.conf import settings as s; print(s.DEBUG)",
+        env={"HELPDESK_DATA_DIR": str(tmp_path)},
+    )
+    assert shown.stdout.split() == ["wal", "False"], shown.stderr
+
+
+def test_it_uses_database_url(tmp_path: Path) -> None:
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path}/other.sqlite3"
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.db import connection as c; c.ensure_connection();"
+        "print(c.vendor, c.settings_dict['NAME'])",
+        env={"HELPDESK_DATA_DIR": str(tmp_path), "DATABASE_URL": url},
+    )
+    assert result.returncode == 0, result.stderr
+    vendor, name = result.stdout.split()
+    assert vendor == ("postgresql" if url.startswith("postgres") else "sqlite")
+    assert name in url
+
+
+@pytest.mark.parametrize(("name", "value"), [("DEBUG", "maybe"), ("EMAIL_PORT", "twenty-five")])
+def test_a_bad_value_is_a_startup_error_naming_the_variable(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    result = _manage("check", env={"HELPDESK_DATA_DIR": str(tmp_path), name: value})
+    assert result.returncode != 0
+    assert name in result.stderr and value in result.stderr
+
+
+def test_secret_key_file_is_kept_across_starts(tmp_path: Path) -> None:
+    code = "from django.conf import settings; print(settings.SECRET_KEY)"
+    first = _manage("shell", "--no-imports", "-c", code, env={"HELPDESK_DATA_DIR": str(tmp_path)})
+    second = _manage("shell", "--no-imports", "-c", code, env={"HELPDESK_DATA_DIR": str(tmp_path)})
+    assert first.stdout == second.stdout and len(first.stdout.strip()) > 40
+
+
+def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
+    env = {
+        "HELPDESK_DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "x" * 20 + "a-long-production-secret-with-entropy-1234567890",
+        "HELPDESK_HTTPS": "yes",
+        "ALLOWED_HOSTS": "help.example.com",
+        "HELPDESK_BASE_URL": "https://help.example.com",
+    }
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

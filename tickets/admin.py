@@ -1,0 +1,194 @@
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from tickets import access
+from tickets.models import Attachment, Category, Message, Team, Ticket, TicketCC, TicketEvent
+
+
+class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MessageInline(ReadOnlyInline):
+    model = Message
+    fields = ("created_at", "kind", "author", "source", "body")
+    readonly_fields = fields
+
+
+class EventInline(ReadOnlyInline):
+    model = TicketEvent
+    fields = ("created_at", "kind", "actor", "old_value", "new_value")
+    readonly_fields = fields
+
+
+class CCInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = TicketCC
+    extra = 0
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = (
+        "reference",
+        "subject",
+        "status",
+        "priority",
+        "category",
+        "team",
+        "assigned_to",
+        "created_by",
+        "updated_at",
+    )
+    list_filter = ("status", "priority", "category", "team", "source", "created_at")
+    search_fields = ("reference", "subject", "created_by__email", "created_by__full_name")
+    list_select_related = ("category", "team", "assigned_to", "created_by")
+    readonly_fields = (
+        "reference",
+        "subject",
+        "status",
+        "created_by",
+        "source",
+        "created_at",
+        "updated_at",
+        "first_response_at",
+        "resolved_at",
+        "closed_at",
+        "linked_to",
+    )
+    fields = (
+        *readonly_fields[:3],
+        "priority",
+        "category",
+        "team",
+        "assigned_to",
+        *readonly_fields[3:],
+    )
+    raw_id_fields = ("assigned_to",)
+    date_hierarchy = "created_at"
+    inlines = (CCInline, MessageInline, EventInline)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Ticket]:
+        return access.visible_tickets(request.user, super().get_queryset(request))
+
+    def save_model(self, request: HttpRequest, obj: Ticket, form: Any, change: bool) -> None:
+        """Route each changed field through its service, so it is audited and announced."""
+        from tickets import services
+
+        ticket = Ticket.objects.get(pk=obj.pk)
+        data, changed = form.cleaned_data, set(form.changed_data)
+        if "priority" in changed:
+            services.ticket_priority_set(
+                ticket=ticket, priority=data["priority"], actor=request.user
+            )
+        if "category" in changed:
+            services.ticket_category_set(
+                ticket=ticket, category=data["category"], actor=request.user
+            )
+        if "team" in changed:
+            services.ticket_team_set(ticket=ticket, team=data["team"], actor=request.user)
+        if "assigned_to" in changed:
+            services.ticket_assign(ticket=ticket, assignee=data["assigned_to"], actor=request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # tickets are opened from the panel, the portal or by mail
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("ticket", "kind", "author", "source", "created_at")
+    list_filter = ("kind", "source", "created_at")
+    search_fields = ("ticket__reference", "message_id", "author__email")
+    list_select_related = ("ticket", "author")
+    readonly_fields = (
+        "ticket",
+        "kind",
+        "author",
+        "source",
+        "message_id",
+        "body",
+        "quoted",
+        "body_html",
+        "is_quiet",
+        "created_at",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        qs = super().get_queryset(request)
+        return qs.filter(ticket__in=access.visible_tickets(request.user))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("original_name", "ticket", "content_type", "size", "created_at")
+    search_fields = ("original_name", "ticket__reference", "sha256")
+    list_filter = ("content_type", "is_inline")
+    list_select_related = ("ticket",)
+    readonly_fields = (
+        "ticket",
+        "message",
+        "file",
+        "original_name",
+        "content_type",
+        "size",
+        "sha256",
+        "content_id",
+        "is_inline",
+        "created_at",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Attachment]:
+        qs = super().get_queryset(request)
+        return qs.filter(ticket__in=access.visible_tickets(request.user))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(TicketEvent)
+class TicketEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("ticket", "kind", "actor", "old_value", "new_value", "created_at")
+    list_filter = ("kind", "created_at")
+    search_fields = ("ticket__reference", "actor__email")
+    list_select_related = ("ticket", "actor")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TicketEvent]:
+        qs = super().get_queryset(request)
+        return qs.filter(ticket__in=access.visible_tickets(request.user))
+
+    # The audit trail is append-only, even for superusers.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("name", "default_team", "is_active")
+    list_filter = ("is_active", "default_team")
+    search_fields = ("name",)
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("name",)
+    search_fields = ("name", "members__email")
+    filter_horizontal = ("members",)

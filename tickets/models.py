@@ -1,0 +1,262 @@
+"""The ticket domain: tickets, their threads, files, categories, teams, audit."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tickets.states import Priority, Status
+
+
+class Team(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="teams", blank=True, verbose_name=_("members")
+    )
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Category(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    default_team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("default team")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReferenceCounter(models.Model):
+    """The last reference number handed out per year (see tickets.references)."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
+
+class Source(models.TextChoices):
+    WEB = "web", _("Web")
+    EMAIL = "email", _("Email")
+    API = "api", _("API")
+    SYSTEM = "system", _("System")
+
+
+class Ticket(models.Model):
+    reference = models.CharField(_("reference"), max_length=20, unique=True, editable=False)
+    subject = models.CharField(_("subject"), max_length=255)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.OPEN, editable=False
+    )
+    priority = models.CharField(
+        _("priority"), max_length=10, choices=Priority.choices, default=Priority.MEDIUM
+    )
+    category = models.ForeignKey(
+        Category, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("category")
+    )
+    # The requester: the customer the ticket is for.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="tickets_requested",
+        verbose_name=_("requester"),
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tickets_assigned",
+        verbose_name=_("assignee"),
+    )
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("team")
+    )
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    # A ticket opened by a mail that named another ticket it could not join.
+    linked_to = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="linked_from",
+        verbose_name=_("linked ticket"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True, db_index=True)
+    first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-updated_at"]
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        indexes: ClassVar = [
+            models.Index(fields=["status", "-updated_at"]),
+            models.Index(fields=["priority", "-updated_at"]),
+            models.Index(fields=["assigned_to", "status"]),
+            models.Index(fields=["team", "status"]),
+            models.Index(fields=["created_by", "-updated_at"]),
+            models.Index(fields=["category", "-updated_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.subject}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("ticket_detail", kwargs={"reference": self.reference})
+
+    @property
+    def requester(self) -> models.Model:
+        return self.created_by
+
+
+class TicketCC(models.Model):
+    """An address copied on the ticket: it receives public replies and may answer."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="ccs")
+    email = models.EmailField(_("email address"))
+    name = models.CharField(_("name"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("CC")
+        verbose_name_plural = _("CCs")
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["ticket", "email"], name="ticketcc_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Message(models.Model):
+    """One entry in a ticket's thread."""
+
+    class Kind(models.TextChoices):
+        REPLY = "reply", _("Public reply")
+        NOTE = "note", _("Internal note")
+        EVENT = "event", _("System event")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.REPLY)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    # The RFC 5322 Message-ID of the mail this entry came from or went out as.
+    message_id = models.CharField(_("Message-ID"), max_length=255, blank=True, db_index=True)
+    body = models.TextField(_("text"), blank=True)
+    # Quoted history and signature folded away from a mail reply, kept viewable.
+    quoted = models.TextField(_("quoted text"), blank=True)
+    # Sanitised HTML of a mail body (mailgateway.sanitize), empty for plain text.
+    body_html = models.TextField(_("HTML"), blank=True)
+    # Quiet entries (auto-replies, bookkeeping) notify nobody.
+    is_quiet = models.BooleanField(_("quiet"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["created_at", "id"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes: ClassVar = [models.Index(fields=["ticket", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.ticket_id}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind == self.Kind.REPLY
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # Server-chosen names only: the sender's file name never touches the disk.
+    return f"attachments/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="attachments", null=True, blank=True
+    )
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=255)
+    original_name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=127)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
+    # Inline images referenced from the HTML body as cid:<content_id>.
+    content_id = models.CharField(_("Content-ID"), max_length=255, blank=True)
+    is_inline = models.BooleanField(_("inline"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["created_at", "id"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class TicketEvent(models.Model):
+    """The audit trail: one row per change of a ticket's fields."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        STATUS = "status", _("Status changed")
+        PRIORITY = "priority", _("Priority changed")
+        ASSIGNEE = "assignee", _("Assignee changed")
+        TEAM = "team", _("Team changed")
+        CATEGORY = "category", _("Category changed")
+        REPLY = "reply", _("Reply added")
+        NOTE = "note", _("Note added")
+        MOVED = "moved", _("Message moved")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    old_value = models.CharField(_("from"), max_length=255, blank=True)
+    new_value = models.CharField(_("to"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["created_at", "id"]
+        verbose_name = _("ticket event")
+        verbose_name_plural = _("ticket events")
+        indexes: ClassVar = [models.Index(fields=["ticket", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.old_value} -> {self.new_value}"

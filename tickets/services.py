@@ -1,0 +1,346 @@
+"""Every write to a ticket. Views, mail doors, commands and the API call these.
+
+Each function runs in one transaction, locks the ticket row it changes,
+writes a TicketEvent audit row for every field it changes and announces the
+change (tickets.events) before the transaction commits, so that the outbox
+rows subscribers write commit with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile, File
+from django.db import transaction
+from django.utils import timezone
+
+from tickets import access, events
+from tickets.models import (
+    Attachment,
+    Category,
+    Message,
+    Source,
+    Team,
+    Ticket,
+    TicketCC,
+    TicketEvent,
+)
+from tickets.references import next_reference
+from tickets.states import Priority, Status, check_transition
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    """A file to attach: bytes in memory, or an open binary file to stream from."""
+
+    name: str
+    content_type: str
+    content: bytes | IO[bytes]
+    content_id: str = ""
+    is_inline: bool = False
+
+
+def _locked(ticket: Ticket) -> Ticket:
+    """Re-read the ticket under a row lock so concurrent changes queue."""
+    fresh = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    # Keep the caller's object in step with what we are about to change.
+    ticket.__dict__.update({k: v for k, v in fresh.__dict__.items() if not k.startswith("_")})
+    return ticket
+
+
+def _audit(
+    ticket: Ticket,
+    kind: str,
+    actor: Any,
+    old: str = "",
+    new: str = "",
+    message: Message | None = None,
+    **extra: Any,
+) -> None:
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=kind,
+        actor=actor if _is_user(actor) else None,
+        old_value=old[:255],
+        new_value=new[:255],
+    )
+    events.emit(
+        events.TicketChanged(
+            kind=kind, ticket=ticket, actor=actor, message=message, old=old, new=new, extra=extra
+        )
+    )
+
+
+def _is_user(actor: Any) -> bool:
+    return actor is not None and getattr(actor, "pk", None) is not None
+
+
+def _clean_subject(subject: str) -> str:
+    # CR/LF in a subject would become header injection in every mail about it.
+    cleaned = " ".join(subject.split())
+    if not cleaned:
+        raise ValidationError({"subject": "A subject is required."})
+    return cleaned[:255]
+
+
+@transaction.atomic
+def ticket_create(
+    *,
+    requester: Any,
+    subject: str,
+    body: str,
+    source: str = Source.WEB,
+    actor: Any = None,
+    category: Category | None = None,
+    priority: str = Priority.MEDIUM,
+    team: Team | None = None,
+    message_id: str = "",
+    body_html: str = "",
+    quoted: str = "",
+    attachments: Sequence[NewAttachment] = (),
+    ccs: Sequence[tuple[str, str]] = (),
+    linked_to: Ticket | None = None,
+) -> Ticket:
+    """Open a ticket for requester with its first message. actor defaults to the requester."""
+    if priority not in Priority.values:
+        raise ValidationError({"priority": f"Unknown priority {priority!r}."})
+    actor = requester if actor is None else actor
+    if team is None and category is not None:
+        team = category.default_team
+    ticket = Ticket.objects.create(
+        reference=next_reference(timezone.now().year),
+        subject=_clean_subject(subject),
+        priority=priority,
+        category=category,
+        team=team,
+        created_by=requester,
+        source=source,
+        linked_to=linked_to,
+    )
+    for email, name in ccs:
+        ticket_cc_add(ticket=ticket, email=email, name=name)
+    message = Message.objects.create(
+        ticket=ticket,
+        kind=Message.Kind.REPLY,
+        author=actor,
+        source=source,
+        message_id=message_id,
+        body=body,
+        body_html=body_html,
+        quoted=quoted,
+    )
+    for item in attachments:
+        attachment_store(ticket=ticket, message=message, item=item)
+    _audit(ticket, TicketEvent.Kind.CREATED, actor, new=ticket.reference, message=message)
+    return ticket
+
+
+@transaction.atomic
+def ticket_reply_add(
+    *,
+    ticket: Ticket,
+    author: Any,
+    body: str,
+    internal: bool = False,
+    source: str = Source.WEB,
+    message_id: str = "",
+    body_html: str = "",
+    quoted: str = "",
+    attachments: Sequence[NewAttachment] = (),
+    is_quiet: bool = False,
+    set_status: str | None = None,
+) -> Message:
+    """Add a public reply or an internal note (internal=True, staff only).
+
+    A customer's reply to a ticket waiting on them or resolved puts it back to
+    open; a staff member's first public reply stamps first_response_at.
+    set_status lets staff "reply and set status" in the same transaction.
+    """
+    _locked(ticket)
+    staff = access.is_staff(author)
+    if _is_user(author) and not staff and not is_participant(ticket, author.email):
+        raise PermissionDenied("You cannot reply to this ticket.")
+    if internal and not staff:
+        raise PermissionDenied("Only staff can add internal notes.")
+    kind = Message.Kind.NOTE if internal else Message.Kind.REPLY
+    message = Message.objects.create(
+        ticket=ticket,
+        kind=kind,
+        author=author if _is_user(author) else None,
+        source=source,
+        message_id=message_id,
+        body=body,
+        body_html=body_html,
+        quoted=quoted,
+        is_quiet=is_quiet,
+    )
+    for item in attachments:
+        attachment_store(ticket=ticket, message=message, item=item)
+    if staff and not internal and ticket.first_response_at is None:
+        ticket.first_response_at = message.created_at
+    ticket.save(update_fields=["first_response_at", "updated_at"])
+    _audit(
+        ticket,
+        TicketEvent.Kind.NOTE if internal else TicketEvent.Kind.REPLY,
+        author,
+        message=message,
+        quiet=is_quiet,
+    )
+    if set_status and set_status != ticket.status:
+        ticket_transition(ticket=ticket, to=set_status, actor=author)
+    elif not staff and not is_quiet and ticket.status in {Status.WAITING_CUSTOMER, Status.RESOLVED}:
+        ticket_transition(ticket=ticket, to=Status.OPEN, actor=author)
+    return message
+
+
+@transaction.atomic
+def ticket_transition(*, ticket: Ticket, to: str, actor: Any) -> Ticket:
+    """Move the ticket to status `to`, if the table allows it (InvalidTransition if not)."""
+    _locked(ticket)
+    old = ticket.status
+    check_transition(old, to)
+    customer = _is_user(actor) and not access.is_staff(actor)
+    if customer and (ticket.created_by_id != actor.pk or (old, to) not in access.CUSTOMER_MOVES):
+        raise PermissionDenied("You cannot change this ticket's status.")
+    now = timezone.now()
+    ticket.status = to
+    if to == Status.RESOLVED:
+        ticket.resolved_at = now
+    elif to == Status.CLOSED:
+        ticket.closed_at = now
+        ticket.resolved_at = ticket.resolved_at or now
+    elif to in {Status.OPEN, Status.IN_PROGRESS}:
+        ticket.resolved_at = None
+        ticket.closed_at = None
+    ticket.save(update_fields=["status", "resolved_at", "closed_at", "updated_at"])
+    _audit(ticket, TicketEvent.Kind.STATUS, actor, old=old, new=to)
+    return ticket
+
+
+def _staff_change(ticket: Ticket, actor: Any) -> None:
+    if _is_user(actor) and not access.is_staff(actor):
+        raise PermissionDenied("Only staff can change this.")
+
+
+@transaction.atomic
+def ticket_priority_set(*, ticket: Ticket, priority: str, actor: Any) -> Ticket:
+    if priority not in Priority.values:
+        raise ValidationError({"priority": f"Unknown priority {priority!r}."})
+    _staff_change(ticket, actor)
+    _locked(ticket)
+    old = ticket.priority
+    if old != priority:
+        ticket.priority = priority
+        ticket.save(update_fields=["priority", "updated_at"])
+        _audit(ticket, TicketEvent.Kind.PRIORITY, actor, old=old, new=priority)
+    return ticket
+
+
+@transaction.atomic
+def ticket_category_set(*, ticket: Ticket, category: Category | None, actor: Any) -> Ticket:
+    _staff_change(ticket, actor)
+    _locked(ticket)
+    old = ticket.category
+    if old != category:
+        ticket.category = category
+        ticket.save(update_fields=["category", "updated_at"])
+        _audit(
+            ticket, TicketEvent.Kind.CATEGORY, actor, old=str(old or ""), new=str(category or "")
+        )
+    return ticket
+
+
+@transaction.atomic
+def ticket_assign(
+    *, ticket: Ticket, assignee: Any, actor: Any, team: Team | None = None, keep_team: bool = True
+) -> Ticket:
+    """Assign to an agent (None to unassign), optionally transferring to a team too."""
+    _staff_change(ticket, actor)
+    if assignee is not None and not access.is_staff(assignee):
+        raise ValidationError({"assigned_to": "Tickets can only be assigned to agents."})
+    _locked(ticket)
+    if not keep_team or team is not None:
+        ticket_team_set(ticket=ticket, team=team, actor=actor)
+    old = ticket.assigned_to
+    if old != assignee:
+        ticket.assigned_to = assignee
+        ticket.save(update_fields=["assigned_to", "updated_at"])
+        _audit(
+            ticket,
+            TicketEvent.Kind.ASSIGNEE,
+            actor,
+            old=old.email if old else "",
+            new=assignee.email if assignee else "",
+        )
+    return ticket
+
+
+@transaction.atomic
+def ticket_team_set(*, ticket: Ticket, team: Team | None, actor: Any) -> Ticket:
+    _staff_change(ticket, actor)
+    _locked(ticket)
+    old = ticket.team
+    if old != team:
+        ticket.team = team
+        ticket.save(update_fields=["team", "updated_at"])
+        _audit(ticket, TicketEvent.Kind.TEAM, actor, old=str(old or ""), new=str(team or ""))
+    return ticket
+
+
+def is_participant(ticket: Ticket, email: str) -> bool:
+    """The requester or an address copied on the ticket."""
+    email = email.strip().lower()
+    return ticket.created_by.email == email or ticket.ccs.filter(email=email).exists()
+
+
+def ticket_cc_add(*, ticket: Ticket, email: str, name: str = "") -> TicketCC:
+    cc, _ = TicketCC.objects.get_or_create(
+        ticket=ticket, email=email.strip().lower(), defaults={"name": name[:150]}
+    )
+    return cc
+
+
+def attachment_store(*, ticket: Ticket, message: Message | None, item: NewAttachment) -> Attachment:
+    """Store one file under a server-chosen name, with its size and SHA-256."""
+    digest = hashlib.sha256()
+    if isinstance(item.content, bytes):
+        digest.update(item.content)
+        size = len(item.content)
+        django_file: File[Any] = ContentFile(item.content)
+    else:
+        stream = item.content
+        stream.seek(0)
+        size = 0
+        for chunk in iter(lambda: stream.read(1 << 16), b""):
+            digest.update(chunk)
+            size += len(chunk)
+        stream.seek(0)
+        django_file = File(stream)
+    attachment = Attachment(
+        ticket=ticket,
+        message=message,
+        original_name=_safe_name(item.name),
+        content_type=(item.content_type or "application/octet-stream")[:127],
+        size=size,
+        sha256=digest.hexdigest(),
+        content_id=item.content_id[:255],
+        is_inline=item.is_inline,
+    )
+    attachment.file.save("upload", django_file, save=False)
+    attachment.save()
+    return attachment
+
+
+def _safe_name(name: str) -> str:
+    """A display name only: strip path parts, controls and bidi overrides."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(
+        ch
+        for ch in base
+        if ch.isprintable() and ch not in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    )
+    return (cleaned.strip(" .") or "attachment")[:255]
