@@ -195,6 +195,32 @@ class Message(models.Model):
         return self.kind == self.Kind.REPLY
 
 
+class MailId(models.Model):
+    """The Message-ID map: every mail Message-ID we received or sent about a ticket.
+
+    The mail gateway threads a reply by looking its In-Reply-To/References up
+    here; outbound records each notification's Message-ID here when it is
+    enqueued. Stored without angle brackets.
+    """
+
+    message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="mail_ids")
+    # The thread entry the mail became or announced (the FK cannot be called
+    # "message": Django would name its column message_id).
+    entry = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="mail_ids"
+    )
+    outbound = models.BooleanField(_("sent by us"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("mail Message-ID")
+        verbose_name_plural = _("mail Message-IDs")
+
+    def __str__(self) -> str:
+        return self.message_id
+
+
 def attachment_path(instance: Attachment, filename: str) -> str:
     # Server-chosen names only: the sender's file name never touches the disk.
     return f"attachments/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
 
 from tickets import access
-from tickets.models import Message, Ticket
+from tickets.models import MailId, Message, Ticket
 
 
 def ticket_list(*, user: Any) -> QuerySet[Ticket]:
@@ -29,3 +30,17 @@ def ticket_thread(*, ticket: Ticket, user: Any) -> QuerySet[Message]:
     if not access.is_staff(user):
         messages = messages.exclude(kind=Message.Kind.NOTE)
     return messages
+
+
+def ticket_by_message_ids(message_ids: Iterable[str]) -> Ticket | None:
+    """The ticket a mail answers, from its In-Reply-To/References ids (newest first)."""
+    keys = [m.strip().strip("<>").strip() for m in message_ids if m and m.strip()]
+    if not keys:
+        return None
+    found: dict[str, int] = dict(
+        MailId.objects.filter(message_id__in=keys).values_list("message_id", "ticket_id")
+    )
+    for key in keys:
+        if key in found:
+            return Ticket.objects.get(pk=found[key])
+    return None

@@ -22,6 +22,7 @@ from tickets import access, events
 from tickets.models import (
     Attachment,
     Category,
+    MailId,
     Message,
     Source,
     Team,
@@ -133,6 +134,7 @@ def ticket_create(
         body_html=body_html,
         quoted=quoted,
     )
+    mail_id_record(ticket=ticket, message_id=message_id, message=message)
     for item in attachments:
         attachment_store(ticket=ticket, message=message, item=item)
     _audit(ticket, TicketEvent.Kind.CREATED, actor, new=ticket.reference, message=message)
@@ -178,6 +180,7 @@ def ticket_reply_add(
         quoted=quoted,
         is_quiet=is_quiet,
     )
+    mail_id_record(ticket=ticket, message_id=message_id, message=message)
     for item in attachments:
         attachment_store(ticket=ticket, message=message, item=item)
     if staff and not internal and ticket.first_response_at is None:
@@ -289,6 +292,24 @@ def ticket_team_set(*, ticket: Ticket, team: Team | None, actor: Any) -> Ticket:
         ticket.save(update_fields=["team", "updated_at"])
         _audit(ticket, TicketEvent.Kind.TEAM, actor, old=str(old or ""), new=str(team or ""))
     return ticket
+
+
+def normalize_message_id(message_id: str) -> str:
+    return message_id.strip().strip("<>").strip()
+
+
+def mail_id_record(
+    *, ticket: Ticket, message_id: str, message: Message | None = None, outbound: bool = False
+) -> MailId | None:
+    """Remember a Message-ID as belonging to ticket (first writer wins)."""
+    key = normalize_message_id(message_id)
+    if not key:
+        return None
+    mail_id, _ = MailId.objects.get_or_create(
+        message_id=key[:255],
+        defaults={"ticket": ticket, "entry": message, "outbound": outbound},
+    )
+    return mail_id
 
 
 def is_participant(ticket: Ticket, email: str) -> bool:
