@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from helpdesk.views import health, home
+from helpdesk.views import feedback, health, home
 
 urlpatterns = [
     path(
@@ -11,5 +11,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),
+    # Confirm / reopen / rate from a signed mail link (helpdesk.feedback).
+    path("feedback/<str:token>/", feedback.feedback, name="ticket_feedback"),
     path("", home.home, name="home"),
 ]
