@@ -14,6 +14,23 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+def load_dotenv(path: Path) -> None:
+    """Read KEY=VALUE lines from path into os.environ; the real environment wins."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        os.environ.setdefault(key.strip().removeprefix("export "), value)
+
+
 def env(name: str, default: str = "") -> str:
     """The variable's value, or the content of the file named by NAME_FILE."""
     file_name = os.getenv(f"{name}_FILE")

@@ -86,3 +86,18 @@ def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_dotenv_values_apply_but_the_environment_wins(tmp_path: Path) -> None:
+    from config.env import load_dotenv
+
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("# comment\nHD_TEST_A=from-file\nexport HD_TEST_B='quoted'\nHD_TEST_C=file\n")
+    os.environ["HD_TEST_C"] = "real"
+    try:
+        load_dotenv(dotenv)
+        assert (os.environ["HD_TEST_A"], os.environ["HD_TEST_B"], os.environ["HD_TEST_C"]) == (
+            "from-file", "quoted", "real")
+    finally:
+        for key in ("HD_TEST_A", "HD_TEST_B", "HD_TEST_C"):
+            os.environ.pop(key, None)
