@@ -16,7 +16,7 @@ class UserCreationForm(forms.ModelForm):  # type: ignore[type-arg]
         label=_("Password"),
         widget=forms.PasswordInput,
         required=False,
-        help_text=_("Leave empty to let the person set one with \u201cforgot password\u201d."),
+        help_text=_('Leave empty to let the person set one with "forgot password".'),
     )
 
     class Meta:

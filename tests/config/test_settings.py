@@ -97,7 +97,10 @@ def test_dotenv_values_apply_but_the_environment_wins(tmp_path: Path) -> None:
     try:
         load_dotenv(dotenv)
         assert (os.environ["HD_TEST_A"], os.environ["HD_TEST_B"], os.environ["HD_TEST_C"]) == (
-            "from-file", "quoted", "real")
+            "from-file",
+            "quoted",
+            "real",
+        )
     finally:
         for key in ("HD_TEST_A", "HD_TEST_B", "HD_TEST_C"):
             os.environ.pop(key, None)

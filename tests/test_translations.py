@@ -1,0 +1,43 @@
+"""pt-BR is the default language and every catalogue entry is translated."""
+
+import gettext
+import re
+from pathlib import Path
+
+from django.utils import translation
+
+from tickets.states import Priority, Status
+
+PO = Path(__file__).resolve().parents[1] / "locale" / "pt_BR" / "LC_MESSAGES" / "django.po"
+
+
+def test_status_and_priority_labels_speak_portuguese() -> None:
+    with translation.override("pt-br"):
+        assert [str(s.label) for s in Status] == [
+            "Aberto",
+            "Em andamento",
+            "Aguardando cliente",
+            "Resolvido",
+            "Fechado",
+        ]
+        assert [str(p.label) for p in Priority] == ["Baixa", "Média", "Alta", "Urgente"]
+    with translation.override("en"):
+        assert str(Status.WAITING_CUSTOMER.label) == "Waiting on customer"
+
+
+def test_the_catalogue_has_no_untranslated_or_fuzzy_entries() -> None:
+    text = PO.read_text(encoding="utf-8")
+    entries = text.split("\n\n")[1:]  # the first block is the header
+    missing = [e for e in entries if e.rstrip().endswith('msgstr ""') and "msgid_plural" not in e]
+    fuzzy = [e for e in entries if "#, fuzzy" in e]
+    assert missing == [] and fuzzy == [], (missing + fuzzy)[:5]
+    # The compiled catalogue must be in step with the source one.
+    with PO.with_suffix(".mo").open("rb") as fh:
+        compiled = gettext.GNUTranslations(fh)
+    ids = re.findall(r'^msgid "(.+)"$', text, flags=re.MULTILINE)
+    stale = [
+        i
+        for i in ids
+        if "\\" not in i and compiled.gettext(i) == i and f'msgid "{i}"\nmsgstr "{i}"' not in text
+    ]
+    assert stale == []
