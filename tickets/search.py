@@ -1,22 +1,160 @@
-"""Full-text search over tickets: reference, subject and message bodies."""
+"""Full-text search over tickets: reference, subject and message bodies.
+
+Backed by the database's own engine and the `tickets_search` index that the
+migration 0003_search_index creates and its triggers keep in step: FTS5 on
+SQLite, tsvector + GIN on PostgreSQL. Both ignore accents and case, match
+the last word as a prefix ("impres" finds "impressora") and accept any user
+input: the text is parsed here into plain words and "quoted phrases", and
+only ever reaches the engine as quoted terms or bound parameters, never as
+query syntax.
+
+Internal notes are indexed apart from public text; they are searched only
+when the caller says the user is staff (include_notes=True), so a note can
+never make a ticket show up in a customer's list.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
+from django.db import connections
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from tickets.models import Message, Ticket
 
+# What both engines treat as a word character (letters and digits).
+_WORD = re.compile(r"[^\W_]+")
+# Queries longer than this are cut: nobody types them, and they cost.
+MAX_QUERY_CHARS = 200
+MAX_TERMS = 12
 
-def search_tickets(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
-    """The tickets of queryset that match text; queryset unchanged for blank text.
 
-    Only public replies are searched: an internal note must never make a
-    ticket show up in a customer's list.
+@dataclass(frozen=True)
+class Term:
+    """One part of a query: a word (maybe a prefix) or a quoted phrase."""
+
+    text: str
+    phrase: bool = False
+    prefix: bool = False
+
+
+def parse_query(text: str) -> list[Term]:
+    """Split user input into terms: "quoted phrases" and plain words.
+
+    An unbalanced quote is ignored, parts without a letter or digit are
+    dropped, and the last plain word is a prefix unless the text ends
+    with a space (the user finished typing it).
     """
-    text = " ".join(text.split())
-    if not text:
-        return queryset
-    in_body = Message.objects.filter(
-        ticket=OuterRef("pk"), kind=Message.Kind.REPLY, body__icontains=text
+    text = text[:MAX_QUERY_CHARS]
+    terms: list[Term] = []
+    parts = text.split('"')
+    closed = len(parts) % 2 == 1
+    for index, part in enumerate(parts):
+        inside = index % 2 == 1 and (closed or index < len(parts) - 1)
+        if inside:
+            if _WORD.search(part):
+                terms.append(Term(" ".join(part.split()), phrase=True))
+            continue
+        terms.extend(Term(word) for word in part.split() if _WORD.search(word))
+    terms = terms[:MAX_TERMS]
+    if terms and not terms[-1].phrase and not text[-1:].isspace():
+        terms[-1] = Term(terms[-1].text, prefix=True)
+    return terms
+
+
+def fts5_query(terms: list[Term], *, include_notes: bool) -> str:
+    """An FTS5 MATCH expression: every term a quoted string, so no operator
+    (AND, NEAR, *, -, :, ^, parentheses) the user typed is ever syntax."""
+    quoted = " ".join(
+        '"' + term.text.replace('"', '""') + '"' + ("*" if term.prefix else "") for term in terms
     )
+    if include_notes:
+        return quoted
+    return "{reference subject public_body} : (" + quoted + ")"
+
+
+def search_tickets(
+    queryset: QuerySet[Ticket], text: str, *, include_notes: bool = False
+) -> QuerySet[Ticket]:
+    """The tickets of queryset matching text, most relevant first.
+
+    Blank text returns queryset unchanged. Internal notes are searched only
+    with include_notes=True (pass access.is_staff(user)). The relevance is
+    annotated as search_rank (lower is better on SQLite, higher on
+    PostgreSQL); a later order_by() replaces the relevance order.
+    """
+    if not text.strip():
+        return queryset
+    terms = parse_query(text)
+    if not terms:
+        return queryset.none()
+    vendor = connections[queryset.db].vendor
+    if vendor == "sqlite":
+        return _sqlite(queryset, terms, include_notes=include_notes)
+    if vendor == "postgresql":
+        return _postgresql(queryset, terms, include_notes=include_notes)
+    return _fallback(queryset, text, include_notes=include_notes)
+
+
+def _sqlite(
+    queryset: QuerySet[Ticket], terms: list[Term], *, include_notes: bool
+) -> QuerySet[Ticket]:
+    return queryset.extra(
+        tables=["tickets_search"],
+        where=["tickets_search.rowid = tickets_ticket.id", "tickets_search MATCH %s"],
+        params=[fts5_query(terms, include_notes=include_notes)],
+        # rank is bm25 with the weights set in the migration: lower is better.
+        select={"search_rank": "tickets_search.rank"},
+        order_by=["search_rank", "-updated_at"],
+    )
+
+
+def _pg_term(term: Term) -> tuple[str, list[str]]:
+    """One term as a tsquery over the three configurations the index holds."""
+    if term.phrase:
+        return "phraseto_tsquery('simple', helpdesk_search_text(%s))", [term.text]
+    sql_parts: list[str] = []
+    params: list[str] = []
+    words = _WORD.findall(term.text)
+    for position, word in enumerate(words):
+        if term.prefix and position == len(words) - 1:
+            # Prefixes match the 'simple' (unstemmed) lexemes.
+            sql_parts.append(
+                "to_tsquery('simple', quote_literal(helpdesk_unaccent(lower(%s))) || ':*')"
+            )
+            params.append(word)
+        else:
+            sql_parts.append(
+                "(plainto_tsquery('simple', helpdesk_unaccent(%s))"
+                " || plainto_tsquery('portuguese', helpdesk_unaccent(%s))"
+                " || plainto_tsquery('english', helpdesk_unaccent(%s)))"
+            )
+            params.extend([word, word, word])
+    return "(" + " && ".join(sql_parts) + ")", params
+
+
+def _postgresql(
+    queryset: QuerySet[Ticket], terms: list[Term], *, include_notes: bool
+) -> QuerySet[Ticket]:
+    parts = [_pg_term(term) for term in terms]
+    tsquery = "(" + " && ".join(sql for sql, _ in parts) + ")"
+    params = [param for _, term_params in parts for param in term_params]
+    column = "tickets_search.all_doc" if include_notes else "tickets_search.public_doc"
+    # The SQL is built from constants only; every piece of user text is a bound parameter.
+    return queryset.extra(  # noqa: S610
+        tables=["tickets_search"],
+        where=["tickets_search.ticket_id = tickets_ticket.id", f"{column} @@ {tsquery}"],
+        params=params,
+        select={"search_rank": f"ts_rank({column}, {tsquery})"},
+        select_params=params,
+        order_by=["-search_rank", "-updated_at"],
+    )
+
+
+def _fallback(queryset: QuerySet[Ticket], text: str, *, include_notes: bool) -> QuerySet[Ticket]:
+    """Other databases: a plain (slow) LIKE search with the same visibility rule."""
+    text = " ".join(text.split())
+    kinds = [Message.Kind.REPLY, Message.Kind.NOTE] if include_notes else [Message.Kind.REPLY]
+    in_body = Message.objects.filter(ticket=OuterRef("pk"), kind__in=kinds, body__icontains=text)
     return queryset.filter(Q(reference__iexact=text) | Q(subject__icontains=text) | Exists(in_body))
