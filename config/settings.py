@@ -195,6 +195,18 @@ HELPDESK_DEMO_PASSWORD = env("HELPDESK_DEMO_PASSWORD")
 # A reply to a closed ticket reopens it within this many days, else opens a new one.
 HELPDESK_REOPEN_WINDOW_DAYS = envint("HELPDESK_REOPEN_WINDOW_DAYS", 14)
 
+# Mail in (mailgateway): which addresses are ours, size limit, trust anchors.
+HELPDESK_RAW_DIR = Path(env("HELPDESK_RAW_DIR", str(DATA_DIR / "raw")))
+HELPDESK_MAX_MESSAGE_MB = envint("HELPDESK_MAX_MESSAGE_MB", 25)
+HELPDESK_EXTRA_ADDRESSES = envlist("HELPDESK_EXTRA_ADDRESSES", [])
+HELPDESK_SUPPORT_DOMAINS = envlist("HELPDESK_SUPPORT_DOMAINS", [])
+HELPDESK_ALLOWED_SENDER_DOMAINS = envlist("HELPDESK_ALLOWED_SENDER_DOMAINS", [])
+# The authserv-id our own MTA writes in Authentication-Results (RFC 8601);
+# empty = never trust that header.
+HELPDESK_AUTHSERV_ID = env("HELPDESK_AUTHSERV_ID")
+HELPDESK_SMTP_TLS_CERT = env("HELPDESK_SMTP_TLS_CERT")
+HELPDESK_SMTP_TLS_KEY = env("HELPDESK_SMTP_TLS_KEY")
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class MailgatewayConfig(AppConfig):
     name = "mailgateway"
     verbose_name = _("Mail gateway")
+
+    def ready(self) -> None:
+        from helpdesk import health
+        from mailgateway.health import quarantine_probe
+
+        health.register("quarantine", quarantine_probe)

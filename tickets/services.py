@@ -294,6 +294,20 @@ def ticket_team_set(*, ticket: Ticket, team: Team | None, actor: Any) -> Ticket:
     return ticket
 
 
+@transaction.atomic
+def ticket_event_add(*, ticket: Ticket, body: str, actor: Any = None) -> Message:
+    """A quiet system entry in the thread (e.g. the result of an agent's mail
+    commands); notifies nobody."""
+    return Message.objects.create(
+        ticket=ticket,
+        kind=Message.Kind.EVENT,
+        author=actor if _is_user(actor) else None,
+        source=Source.SYSTEM,
+        body=body,
+        is_quiet=True,
+    )
+
+
 def normalize_message_id(message_id: str) -> str:
     return message_id.strip().strip("<>").strip()
 

@@ -1,0 +1,395 @@
+"""The one entry point every door calls: raw bytes in, what became of them out.
+
+1. store: the exact bytes fsync'ed to the archive and an InboundMessage row
+   committed (durability rule 1) -- only then may a door acknowledge;
+2. process, in ONE transaction: parse, classify, thread, apply through
+   tickets.services, record the outcome on the row. Anything that raises
+   here rolls the transaction back and quarantines the mail (raw kept, error
+   and traceback on the row); the door still acknowledges, the mail is safe.
+   A database that fails mid-way leaves the row pending and raises
+   InboundError: the sender retries, finds the stored row and processes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from helpdesk.accounts import customer_get_or_create
+from mailgateway import store
+from mailgateway.addresses import is_our_address
+from mailgateway.autoreply import classify, failed_recipients
+from mailgateway.errors import InboundError, InboundRejected
+from mailgateway.models import InboundMessage
+from mailgateway.parse import InboundEmail, parse_email, raw_message_id
+from mailgateway.quotes import split_quoted
+from mailgateway.sanitize import SanitizeError, html_to_text, sanitize_html
+from mailgateway.staff import apply_commands, parse_commands
+from mailgateway.threads import Verdict, find_thread
+from tickets import services
+from tickets.models import Message, Source, Ticket
+
+log = logging.getLogger("mailgateway")
+
+Outcome = InboundMessage.Outcome
+MAX_CCS = 50
+# A database error in processing is retried through the sender this many
+# times; after that the mail is quarantined instead of deferred forever.
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    outcome: str  # created replied duplicate autoreply bounce quarantined (pending)
+    reference: str | None
+    inbound_id: int
+
+
+class Quarantine(Exception):
+    """Raised inside processing to quarantine a mail on purpose (a loop, a
+    forbidden sender domain): same path as an unexpected error, clearer message."""
+
+
+def max_message_bytes() -> int:
+    return int(getattr(settings, "HELPDESK_MAX_MESSAGE_MB", 25)) * 1024 * 1024
+
+
+def ingest_raw_email(
+    raw: bytes,
+    *,
+    door: str,
+    envelope_from: str = "",
+    envelope_rcpts: Sequence[str] = (),
+    mailbox: str = "",
+) -> IngestResult:
+    """Store raw durably, then turn it into a ticket entry (or quarantine it).
+
+    Raises InboundRejected (never retry) or InboundError (nothing stored, retry).
+    """
+    if door not in InboundMessage.Door.values:
+        raise ValueError(f"unknown door {door!r}")
+    if len(raw) > max_message_bytes():
+        raise InboundRejected(
+            "message too large", smtp_code="552 5.3.4 Message too big", exit_code=65
+        )
+    row, duplicate_of = _store(
+        raw,
+        door=door,
+        envelope_from=envelope_from,
+        envelope_rcpts=[str(r)[:320] for r in envelope_rcpts][:100],
+        mailbox=mailbox,
+    )
+    if duplicate_of is not None:
+        if duplicate_of.outcome == Outcome.PENDING:
+            # The first delivery was stored but never processed (a crash or a
+            # database failure after the store): this retry finishes the job.
+            result = process(duplicate_of, raw)
+            return IngestResult(Outcome.DUPLICATE, result.reference, row.pk)
+        log.info("inbound %s duplicate of %s", row.pk, duplicate_of.pk)
+        return IngestResult(Outcome.DUPLICATE, _reference(duplicate_of), row.pk)
+    return process(row, raw)
+
+
+def _reference(row: InboundMessage) -> str | None:
+    if row.ticket_id is None:
+        return None
+    return Ticket.objects.filter(pk=row.ticket_id).values_list("reference", flat=True).first()
+
+
+def _store(
+    raw: bytes, *, door: str, envelope_from: str, envelope_rcpts: list[str], mailbox: str
+) -> tuple[InboundMessage, InboundMessage | None]:
+    sha256 = hashlib.sha256(raw).hexdigest()
+    message_id = raw_message_id(raw)
+    key = f"mid:{message_id}" if message_id else f"sha:{sha256}"
+    common: dict[str, Any] = {
+        "door": door,
+        "mailbox": mailbox[:100],
+        "envelope_from": envelope_from[:320],
+        "envelope_rcpts": envelope_rcpts,
+        "message_id": message_id[:255],
+        "sha256": sha256,
+        "size": len(raw),
+    }
+    relative = ""
+    try:
+        first = InboundMessage.objects.filter(dedupe_key=key).first()
+        if first is None:
+            relative = store.write_raw(raw)
+            try:
+                with transaction.atomic():
+                    row = InboundMessage.objects.create(dedupe_key=key, raw_path=relative, **common)
+                return row, None
+            except IntegrityError:
+                # Another door stored the same mail between our check and insert.
+                store.delete_raw(relative)
+                relative = ""
+                first = InboundMessage.objects.get(dedupe_key=key)
+        duplicate = InboundMessage.objects.create(
+            dedupe_key=None,
+            duplicate_of=first,
+            outcome=Outcome.DUPLICATE,
+            ticket_id=first.ticket_id,
+            processed_at=timezone.now(),
+            **common,
+        )
+        return duplicate, first
+    except (DatabaseError, OSError) as exc:
+        if relative:
+            store.delete_raw(relative)
+        log.error("inbound mail not stored: %s: %s", type(exc).__name__, exc)
+        raise InboundError(f"could not store the mail: {type(exc).__name__}") from exc
+
+
+def process(row: InboundMessage, raw: bytes | None = None) -> IngestResult:
+    """Parse, classify, thread and apply a stored mail in one transaction."""
+    if raw is None:
+        try:
+            raw = store.read_raw(row.raw_path)
+        except OSError as exc:
+            raise InboundError(f"raw mail {row.raw_path} unreadable: {exc}") from exc
+    try:
+        with transaction.atomic():
+            locked = InboundMessage.objects.select_for_update().get(pk=row.pk)
+            if locked.outcome != Outcome.PENDING:
+                return IngestResult(locked.outcome, _reference(locked), locked.pk)
+            result = _pipeline(locked, raw)
+        log.info("inbound %s %s %s", row.pk, result.outcome, result.reference or "-")
+        return result
+    except (OperationalError, InterfaceError) as exc:
+        return _database_failed(row, exc)
+    except Exception as exc:
+        return _quarantine(row, exc)
+
+
+def _database_failed(row: InboundMessage, exc: Exception) -> IngestResult:
+    try:
+        attempts = row.attempts + 1
+        InboundMessage.objects.filter(pk=row.pk).update(attempts=attempts)
+    except DatabaseError:
+        raise InboundError(f"database unavailable: {type(exc).__name__}") from exc
+    if attempts >= MAX_ATTEMPTS:
+        return _quarantine(row, exc)
+    log.warning("inbound %s left pending: %s: %s", row.pk, type(exc).__name__, exc)
+    raise InboundError(f"database error while processing: {type(exc).__name__}") from exc
+
+
+def _quarantine(row: InboundMessage, exc: BaseException) -> IngestResult:
+    deliberate = isinstance(exc, Quarantine)
+    text = str(exc) if deliberate else f"{type(exc).__name__}: {exc}"
+    try:
+        InboundMessage.objects.filter(pk=row.pk).update(
+            outcome=Outcome.QUARANTINED,
+            error=text[:5000],
+            traceback="" if deliberate else traceback.format_exc()[-20000:],
+            processed_at=timezone.now(),
+            ticket=None,
+            entry=None,
+        )
+    except DatabaseError as db_exc:
+        raise InboundError("database unavailable while quarantining") from db_exc
+    if deliberate:
+        log.info("inbound %s quarantined: %s", row.pk, text)
+    else:
+        log.error("inbound %s quarantined: %s", row.pk, text, exc_info=exc)
+    return IngestResult(Outcome.QUARANTINED, None, row.pk)
+
+
+def _pipeline(row: InboundMessage, raw: bytes) -> IngestResult:
+    mail = parse_email(raw)
+    row.from_address = mail.sender[:254]
+    row.subject = mail.subject[:255]
+    if mail.message_id and not row.message_id:
+        row.message_id = mail.message_id[:255]
+    kind = classify(mail, envelope_from=_envelope(row), inbound_id=row.pk)
+    row.verdict = {"class": kind.kind, "reason": kind.reason}
+
+    if kind.kind == "loop":
+        row.save(update_fields=["from_address", "subject", "message_id", "verdict"])
+        raise Quarantine(f"mail loop: {kind.reason}")
+    if kind.kind == "bounce":
+        from outbound.bounces import mark_bouncing
+
+        failed = failed_recipients(mail)
+        for address, reason in failed:
+            if not is_our_address(address):
+                mark_bouncing(email=address, reason=reason)
+        row.verdict["bounced"] = [a for a, _ in failed]
+        return _finish(row, Outcome.BOUNCE, None, None)
+
+    verdict = find_thread(mail, envelope_rcpts=tuple(row.envelope_rcpts or ()))
+    row.verdict.update(verdict.as_json())
+    if kind.kind == "autoreply":
+        # Recorded quietly on the ticket it answers; never a new ticket (a
+        # ticket would be acknowledged, and two robots would talk forever).
+        entry = None
+        if verdict.ticket is not None:
+            text, _quoted = split_quoted(_text(mail))
+            entry = services.ticket_reply_add(
+                ticket=verdict.ticket,
+                author=None,
+                body=text,
+                internal=False,
+                source=Source.EMAIL,
+                message_id=mail.message_id,
+                is_quiet=True,
+            )
+        return _finish(row, Outcome.AUTOREPLY, verdict.ticket, entry)
+
+    if verdict.ticket is not None:
+        return _reply(row, mail, verdict)
+    return _create(row, mail, verdict)
+
+
+def _envelope(row: InboundMessage) -> str | None:
+    # Only doors that saw an SMTP envelope know the return path.
+    if row.door in {InboundMessage.Door.SMTP, InboundMessage.Door.LMTP}:
+        return row.envelope_from
+    return None
+
+
+def _finish(
+    row: InboundMessage, outcome: str, ticket: Ticket | None, entry: Message | None
+) -> IngestResult:
+    row.outcome = outcome
+    row.ticket = ticket
+    row.entry = entry
+    row.processed_at = timezone.now()
+    row.error = ""
+    row.traceback = ""
+    row.save()
+    return IngestResult(outcome, ticket.reference if ticket else None, row.pk)
+
+
+def _text(mail: InboundEmail) -> str:
+    return mail.text.strip() or html_to_text(mail.html)
+
+
+def _html(mail: InboundEmail, row: InboundMessage) -> str:
+    try:
+        return sanitize_html(mail.html)
+    except SanitizeError as exc:
+        # Fail closed: no HTML at all, the text version is always stored.
+        row.verdict["html"] = f"dropped: {exc}"[:300]
+        return ""
+
+
+def _attachments(mail: InboundEmail, row: InboundMessage) -> list[services.NewAttachment]:
+    limit = int(getattr(settings, "HELPDESK_MAX_ATTACHMENT_MB", 20)) * 1024 * 1024
+    out: list[services.NewAttachment] = []
+    skipped: list[str] = []
+    for item in mail.attachments:
+        if len(item.payload) > limit:
+            skipped.append(item.filename)
+            continue
+        out.append(
+            services.NewAttachment(
+                name=item.filename,
+                content_type=item.content_type,
+                content=item.payload,
+                content_id=item.content_id,
+                is_inline=item.is_inline,
+            )
+        )
+    if skipped:
+        row.verdict["attachments_skipped"] = skipped[:20]
+    return out
+
+
+def _ccs(mail: InboundEmail, sender: str) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for addr in (*mail.to, *mail.cc):
+        if not addr.email or addr.email == sender or is_our_address(addr.email):
+            continue
+        seen.setdefault(addr.email, addr.name)
+    return list(seen.items())[:MAX_CCS]
+
+
+def _sender_allowed(sender: str) -> bool:
+    allowed = [d.lower().lstrip("@") for d in settings.HELPDESK_ALLOWED_SENDER_DOMAINS]
+    return not allowed or sender.rpartition("@")[2] in allowed
+
+
+def _requester(mail: InboundEmail) -> Any:
+    sender = mail.sender
+    if not sender:
+        raise Quarantine("no usable From address")
+    from helpdesk.models import User
+
+    existing = User.objects.filter(email=sender).first()
+    if existing is not None:
+        return existing
+    if not _sender_allowed(sender):
+        raise Quarantine(f"sender domain not allowed: {sender.rpartition('@')[2]}")
+    return customer_get_or_create(email=sender, full_name=mail.from_.name if mail.from_ else "")
+
+
+def _create(row: InboundMessage, mail: InboundEmail, verdict: Verdict) -> IngestResult:
+    requester = _requester(mail)
+    ticket = services.ticket_create(
+        requester=requester,
+        subject=mail.subject or "(no subject)",
+        body=_text(mail),
+        source=Source.EMAIL,
+        message_id=mail.message_id,
+        body_html=_html(mail, row),
+        attachments=_attachments(mail, row),
+        ccs=_ccs(mail, mail.sender),
+        linked_to=verdict.linked_to,
+    )
+    entry = ticket.messages.order_by("id").first()
+    return _finish(row, Outcome.CREATED, ticket, entry)
+
+
+def _reply(row: InboundMessage, mail: InboundEmail, verdict: Verdict) -> IngestResult:
+    ticket = verdict.ticket
+    assert ticket is not None
+    author = _requester(mail)
+    new_text, quoted = split_quoted(_text(mail))
+    commands = None
+    if verdict.staff:
+        commands, new_text = parse_commands(new_text)
+    if verdict.reopen:
+        services.ticket_transition(ticket=ticket, to="open", actor=None)
+    if not verdict.staff:
+        for email_, name in _ccs(mail, mail.sender):
+            services.ticket_cc_add(ticket=ticket, email=email_, name=name)
+    entry = None
+    if new_text or mail.attachments or not commands or not commands.commands:
+        entry = services.ticket_reply_add(
+            ticket=ticket,
+            author=author,
+            body=new_text,
+            internal=bool(commands and commands.internal),
+            source=Source.EMAIL,
+            message_id=mail.message_id,
+            body_html=_html(mail, row),
+            quoted=quoted,
+            attachments=_attachments(mail, row),
+        )
+    else:
+        services.mail_id_record(ticket=ticket, message_id=mail.message_id)
+    if commands and commands.commands:
+        done = apply_commands(ticket=ticket, commands=commands, actor=author)
+        row.verdict["commands"] = done
+        services.ticket_event_add(ticket=ticket, body="\n".join(done), actor=author)
+    return _finish(row, Outcome.REPLIED, ticket, entry)
+
+
+def reprocess(row: InboundMessage) -> IngestResult:
+    """Run a quarantined or pending mail through processing again (admin, command)."""
+    if row.outcome not in {Outcome.QUARANTINED, Outcome.PENDING}:
+        return IngestResult(row.outcome, _reference(row), row.pk)
+    InboundMessage.objects.filter(pk=row.pk).update(
+        outcome=Outcome.PENDING, error="", traceback="", attempts=0
+    )
+    row.refresh_from_db()
+    return process(row)

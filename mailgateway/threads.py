@@ -1,0 +1,163 @@
+"""Which ticket a mail belongs to, and whether its sender may write there.
+
+Keys, strongest first: the signed reply token in a recipient address; the
+In-Reply-To/References ids against the Message-ID map; the HD-YYYY-NNNN tag
+in the subject. The subject tag is guessable, so it (like any key but a
+token addressed to the sender) attaches a mail only when the sender takes
+part in the ticket (osTicket PR #748, test A3); otherwise the mail opens a new
+ticket linked to the one it named. Staff count as staff only when the mail
+proves it: their own reply token, or DMARC pass in the topmost
+Authentication-Results written by our own MTA (RFC 8601 §5: headers with
+our authserv-id further down, or from anyone else, are forged or foreign).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from mailgateway.parse import InboundEmail
+from outbound.tokens import parse_reply_address
+from tickets import access
+from tickets.models import Ticket
+from tickets.references import parse_reference
+from tickets.selectors import ticket_by_message_ids
+from tickets.services import is_participant
+from tickets.states import Status
+
+
+@dataclass
+class Verdict:
+    rule: str = "new"  # token, message-id, subject, new
+    ticket: Ticket | None = None
+    linked_to: Ticket | None = None
+    reopen: bool = False
+    staff: bool = False  # an authenticated agent writing to the ticket
+    authenticated_by: str = ""  # token, dmarc
+    dmarc: str = "none"
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    def reject(self, rule: str, ticket: Ticket | None, reason: str) -> None:
+        self.candidates.append(
+            {"rule": rule, "ticket": ticket.reference if ticket else None, "reason": reason}
+        )
+        if ticket is not None and self.linked_to is None:
+            self.linked_to = ticket
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "ticket": self.ticket.reference if self.ticket else None,
+            "linked_to": self.linked_to.reference if self.linked_to else None,
+            "reopen": self.reopen,
+            "staff": self.staff,
+            "authenticated_by": self.authenticated_by,
+            "dmarc": self.dmarc,
+            "candidates": self.candidates,
+        }
+
+
+def dmarc_result(mail: InboundEmail) -> str:
+    """pass/fail/none from the topmost Authentication-Results, if our MTA wrote it."""
+    authserv_id = getattr(settings, "HELPDESK_AUTHSERV_ID", "").strip().lower()
+    results = mail.headers.get("authentication-results", ())
+    if not authserv_id or not results:
+        return "none"
+    top = results[0]
+    head, _, rest = top.partition(";")
+    if head.strip().split(" ")[0].lower() != authserv_id:
+        return "none"
+    for clause in rest.split(";"):
+        words = clause.strip().lower().split()
+        if words and words[0].startswith("dmarc="):
+            verdict = words[0].removeprefix("dmarc=")
+            if verdict == "pass":
+                # The policy domain must be the From domain we act on.
+                domain = mail.sender.rpartition("@")[2]
+                origin = [w for w in words if w.startswith("header.from=")]
+                if origin and origin[0].removeprefix("header.from=") != domain:
+                    return "fail"
+                return "pass"
+            return "fail"
+    return "none"
+
+
+def _sender_user(email: str) -> Any:
+    if not email:
+        return None
+    return get_user_model().objects.filter(email=email.lower()).first()
+
+
+def find_thread(mail: InboundEmail, *, envelope_rcpts: tuple[str, ...] = ()) -> Verdict:
+    verdict = Verdict(dmarc=dmarc_result(mail))
+    sender = mail.sender
+    user = _sender_user(sender)
+    is_staff = access.is_staff(user)
+
+    def may_attach(rule: str, ticket: Ticket, token_user: int | None = None) -> bool:
+        if token_user is not None and user is not None and token_user == user.pk:
+            verdict.staff = is_staff
+            verdict.authenticated_by = "token"
+            return True
+        if is_staff:
+            if verdict.dmarc == "pass":
+                verdict.staff = True
+                verdict.authenticated_by = "dmarc"
+                return True
+            verdict.reject(rule, ticket, "agent address without token or DMARC pass")
+            return False
+        if verdict.dmarc == "fail":
+            verdict.reject(rule, ticket, "DMARC fail")
+            return False
+        if sender and is_participant(ticket, sender):
+            if verdict.dmarc == "pass":
+                verdict.authenticated_by = "dmarc"
+            return True
+        verdict.reject(rule, ticket, "sender is not a participant")
+        return False
+
+    found: tuple[str, Ticket] | None = None
+    for address in dict.fromkeys((*envelope_rcpts, *mail.recipients())):
+        parsed = parse_reply_address(address)
+        if parsed is None:
+            continue
+        ticket_id, token_user = parsed
+        ticket = Ticket.objects.filter(pk=ticket_id).select_related("created_by").first()
+        if ticket is None:
+            verdict.reject("token", None, "ticket no longer exists")
+        elif may_attach("token", ticket, token_user):
+            found = ("token", ticket)
+            break
+    if found is None:
+        ids = [*mail.in_reply_to, *reversed(mail.references)]
+        ticket = ticket_by_message_ids(ids) if ids else None
+        if ticket is not None and may_attach("message-id", ticket):
+            found = ("message-id", ticket)
+    if found is None:
+        reference = parse_reference(mail.subject)
+        ticket = Ticket.objects.filter(reference=reference).first() if reference else None
+        if reference and ticket is None:
+            verdict.reject("subject", None, f"{reference} does not exist")
+        if ticket is not None and may_attach("subject", ticket):
+            found = ("subject", ticket)
+    if found is None:
+        verdict.staff = False  # staff rights only on a ticket they proved access to
+        return verdict
+
+    rule, ticket = found
+    if ticket.status == Status.CLOSED:
+        window = timedelta(days=settings.HELPDESK_REOPEN_WINDOW_DAYS)
+        if ticket.closed_at is not None and ticket.closed_at < timezone.now() - window:
+            verdict.reject(rule, ticket, "closed longer than the reopen window")
+            verdict.linked_to = ticket
+            verdict.staff = False
+            return verdict
+        verdict.reopen = True
+    verdict.rule = rule
+    verdict.ticket = ticket
+    return verdict
