@@ -190,6 +190,19 @@ HELPDESK_SMTP_HOST = env("HELPDESK_SMTP_HOST", "127.0.0.1")
 HELPDESK_SMTP_PORT = envint("HELPDESK_SMTP_PORT", 2525)
 HELPDESK_IMAP_URL = env("HELPDESK_IMAP_URL")
 HELPDESK_MAX_ATTACHMENT_MB = envint("HELPDESK_MAX_ATTACHMENT_MB", 20)
+# Upload types for the web forms: a blocked list (always applied) and an
+# optional allowed list (when set, only those extensions are accepted).
+HELPDESK_BLOCKED_EXTENSIONS = envlist(
+    "HELPDESK_BLOCKED_EXTENSIONS",
+    [".exe", ".bat", ".cmd", ".com", ".js", ".vbs", ".scr", ".msi", ".jar", ".ps1"],
+)
+HELPDESK_ALLOWED_EXTENSIONS = envlist("HELPDESK_ALLOWED_EXTENSIONS", [])
+HELPDESK_MAX_ATTACHMENTS = envint("HELPDESK_MAX_ATTACHMENTS", 10)
+# Agents read every ticket (small teams expect it); off restricts them to
+# their teams' tickets and those assigned to them.
+HELPDESK_AGENTS_SEE_ALL = envbool("HELPDESK_AGENTS_SEE_ALL", True)
+# How long a sign-up's email verification link stays valid.
+HELPDESK_VERIFY_MAX_AGE_DAYS = envint("HELPDESK_VERIFY_MAX_AGE_DAYS", 3)
 HELPDESK_BACKUP_DIR = Path(env("HELPDESK_BACKUP_DIR", str(DATA_DIR / "backups")))
 HELPDESK_DEMO_PASSWORD = env("HELPDESK_DEMO_PASSWORD")
 # A reply to a closed ticket reopens it within this many days, else opens a new one.

@@ -55,6 +55,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text=_("Available agents receive new-ticket notifications and assignments."),
     )
     signature = models.TextField(_("signature"), blank=True)
+    # False only between a web sign-up and the click on its verification link;
+    # accounts made from mail, by staff or by seed_demo are taken as verified.
+    email_verified = models.BooleanField(_("email verified"), default=True)
     is_active = models.BooleanField(_("active"), default=True)
     # Derived from the role on save; Django's admin reads it.
     is_staff = models.BooleanField(_("staff status"), default=False, editable=False)
@@ -94,3 +97,28 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_customer(self) -> bool:
         return self.role == Role.CUSTOMER
+
+
+class SavedView(models.Model):
+    """A named ticket-list filter set (the list's query string), personal or shared."""
+
+    name = models.CharField(_("name"), max_length=80)
+    querystring = models.CharField(_("filters"), max_length=1000, blank=True)
+    owner = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="saved_views", verbose_name=_("owner")
+    )
+    shared = models.BooleanField(
+        _("shared"), default=False, help_text=_("Shared views are offered to every agent.")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["name", "id"]
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["owner", "name"], name="savedview_owner_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

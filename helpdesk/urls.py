@@ -1,17 +1,38 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from helpdesk.views import feedback, health, home
+from helpdesk.views import (
+    accounts,
+    attachments,
+    feedback,
+    health,
+    home,
+    ticket_detail,
+    ticket_new,
+    tickets,
+)
 
+# Every route here must also appear in the expected table of
+# tests/helpdesk/test_authorization_matrix.py, which fails otherwise.
 urlpatterns = [
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    *accounts.urlpatterns,
     path("healthz", health.healthz, name="healthz"),
     # Confirm / reopen / rate from a signed mail link (helpdesk.feedback).
     path("feedback/<str:token>/", feedback.feedback, name="ticket_feedback"),
+    path("tickets/", tickets.ticket_list, name="ticket_list"),
+    path("tickets/new/", ticket_new.ticket_new, name="ticket_new"),
+    path("tickets/bulk/", tickets.ticket_bulk, name="ticket_bulk"),
+    path("tickets/views/", tickets.saved_view_create, name="saved_view_create"),
+    path(
+        "tickets/views/<int:pk>/delete/", tickets.saved_view_delete, name="saved_view_delete"
+    ),
+    path("tickets/<str:reference>/", ticket_detail.ticket_detail, name="ticket_detail"),
+    path("tickets/<str:reference>/thread/", ticket_detail.ticket_thread, name="ticket_thread"),
+    path("tickets/<str:reference>/reply/", ticket_detail.ticket_reply, name="ticket_reply"),
+    path(
+        "tickets/<str:reference>/properties/",
+        ticket_detail.ticket_properties,
+        name="ticket_properties",
+    ),
+    path("attachments/<int:pk>/", attachments.attachment_download, name="attachment_download"),
     path("", home.home, name="home"),
 ]

@@ -1,0 +1,44 @@
+"""A ticket's thread as one time-ordered list: messages and audit events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tickets import access, selectors
+from tickets.models import Message, Ticket, TicketEvent
+
+# Audit kinds that appear as lines in the thread; created/reply/note already
+# show as the messages themselves.
+STAFF_EVENT_KINDS = frozenset(
+    {
+        TicketEvent.Kind.STATUS,
+        TicketEvent.Kind.PRIORITY,
+        TicketEvent.Kind.ASSIGNEE,
+        TicketEvent.Kind.TEAM,
+        TicketEvent.Kind.CATEGORY,
+        TicketEvent.Kind.MOVED,
+    }
+)
+# A customer sees how their ticket moves, not who handles it internally.
+CUSTOMER_EVENT_KINDS = frozenset({TicketEvent.Kind.STATUS})
+
+
+@dataclass(frozen=True)
+class Entry:
+    when: datetime
+    message: Message | None = None
+    event: TicketEvent | None = None
+
+
+def ticket_entries(*, ticket: Ticket, user: Any) -> list[Entry]:
+    """Messages (notes only for staff) and events interleaved by time, in two queries
+    plus one for the messages' attachments."""
+    messages = list(selectors.ticket_thread(ticket=ticket, user=user))
+    kinds = STAFF_EVENT_KINDS if access.is_staff(user) else CUSTOMER_EVENT_KINDS
+    events = list(ticket.events.filter(kind__in=kinds).select_related("actor"))
+    entries = [Entry(when=m.created_at, message=m) for m in messages]
+    entries += [Entry(when=e.created_at, event=e) for e in events]
+    entries.sort(key=lambda e: e.when)
+    return entries

@@ -1,0 +1,169 @@
+"""Forms of the ticket pages. Each lists its fields explicitly: a posted field
+that is not here (role, requester, status on a customer form...) is ignored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from helpdesk.models import User
+from helpdesk.roles import STAFF_ROLES, is_staff_member
+from helpdesk.uploads import MultipleFileField, limit_attrs, max_files
+from tickets.models import Category, Team, Ticket
+from tickets.states import Priority, Status
+
+SUBJECT_MAX = 255
+BODY_MAX = 20000
+
+
+def staff_users() -> Any:
+    return User.objects.filter(role__in=STAFF_ROLES, is_active=True).order_by("full_name", "email")
+
+
+class _AttachmentsMixin(forms.Form):
+    attachments = MultipleFileField(label=_("Attachments"))
+
+    def _setup_attachments(self) -> None:
+        field = self.fields["attachments"]
+        field.widget.attrs.update(limit_attrs())
+        field.help_text = _("Up to %(count)d files, each at most %(size)d MB.") % {
+            "count": max_files(),
+            "size": settings.HELPDESK_MAX_ATTACHMENT_MB,
+        }
+
+
+class TicketCreateForm(_AttachmentsMixin):
+    requester_email = forms.EmailField(
+        label=_("Requester's email"),
+        required=False,
+        help_text=_("Open the ticket on behalf of this customer; empty for yourself."),
+    )
+    requester_name = forms.CharField(label=_("Requester's name"), max_length=150, required=False)
+    category = forms.ModelChoiceField(
+        queryset=Category.objects.filter(is_active=True),
+        label=_("Category"),
+        required=False,
+        empty_label=_("— choose —"),
+    )
+    priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices)
+    subject = forms.CharField(label=_("Subject"), max_length=SUBJECT_MAX, min_length=3)
+    description = forms.CharField(
+        label=_("Description"),
+        max_length=BODY_MAX,
+        min_length=10,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("What happened, what you expected, and any error message you saw."),
+    )
+    field_order = [
+        "requester_email",
+        "requester_name",
+        "category",
+        "priority",
+        "subject",
+        "description",
+        "attachments",
+    ]
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {}).setdefault("priority", Priority.MEDIUM)
+        super().__init__(*args, **kwargs)
+        if not is_staff_member(user):
+            del self.fields["requester_email"]
+            del self.fields["requester_name"]
+        self._setup_attachments()
+
+
+class ReplyForm(_AttachmentsMixin):
+    body = forms.CharField(
+        label=_("Your reply"), max_length=BODY_MAX, widget=forms.Textarea(attrs={"rows": 6})
+    )
+    internal = forms.BooleanField(
+        label=_("Internal note (only staff can see it)"), required=False
+    )
+    set_status = forms.ChoiceField(
+        label=_("Then set status to"),
+        required=False,
+        choices=[("", _("— keep as it is —")), *Status.choices],
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not is_staff_member(user):
+            del self.fields["internal"]
+            del self.fields["set_status"]
+        self._setup_attachments()
+
+
+class PropertiesForm(forms.Form):
+    """The fields staff edit in place on the ticket page."""
+
+    status = forms.ChoiceField(label=_("Status"), choices=Status.choices)
+    priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices)
+    category = forms.ModelChoiceField(
+        queryset=Category.objects.all(), label=_("Category"), required=False, empty_label="—"
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(), label=_("Team"), required=False, empty_label="—"
+    )
+    assigned_to = forms.ModelChoiceField(
+        queryset=User.objects.none(), label=_("Assignee"), required=False, empty_label=_("Nobody")
+    )
+
+    def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "status": ticket.status,
+                "priority": ticket.priority,
+                "category": ticket.category_id,
+                "team": ticket.team_id,
+                "assigned_to": ticket.assigned_to_id,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["assigned_to"].queryset = staff_users()  # type: ignore[attr-defined]
+
+
+class BulkForm(forms.Form):
+    ACTIONS = [
+        ("assign", _("Assign to")),
+        ("status", _("Set status")),
+        ("priority", _("Set priority")),
+        ("close", _("Close")),
+    ]
+    tickets = forms.MultipleChoiceField(label=_("Tickets"), choices=[])
+    action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
+    assignee = forms.ModelChoiceField(
+        queryset=User.objects.none(), label=_("Assignee"), required=False, empty_label=_("Nobody")
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("", "—"), *Status.choices], required=False
+    )
+    priority = forms.ChoiceField(
+        label=_("Priority"), choices=[("", "—"), *Priority.choices], required=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = staff_users()  # type: ignore[attr-defined]
+        posted = self.data.getlist("tickets") if hasattr(self.data, "getlist") else []
+        # Any reference may be posted; the view drops those the user cannot see.
+        self.fields["tickets"].choices = [(r, r) for r in posted]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        action = data.get("action")
+        if action == "status" and not data.get("status"):
+            self.add_error("status", _("Choose a status."))
+        if action == "priority" and not data.get("priority"):
+            self.add_error("priority", _("Choose a priority."))
+        return data
+
+
+class SavedViewForm(forms.Form):
+    name = forms.CharField(label=_("Name of this view"), max_length=80)
+    querystring = forms.CharField(max_length=1000, required=False, widget=forms.HiddenInput)
+    shared = forms.BooleanField(label=_("Share with all agents"), required=False)

@@ -1,0 +1,180 @@
+"""One ticket: the page, its fragments, replies and in-place edits by staff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from helpdesk.decorators import is_htmx, staff_required
+from helpdesk.roles import is_staff_member
+from helpdesk.thread import ticket_entries
+from helpdesk.ticket_forms import PropertiesForm, ReplyForm
+from helpdesk.uploads import to_new_attachment
+from tickets import selectors, services
+from tickets.models import Ticket
+from tickets.states import InvalidTransition, Status
+
+OTHER_TICKETS = 10
+
+
+def _ticket_or_404(request: HttpRequest, reference: str) -> Ticket:
+    try:
+        return selectors.ticket_get(user=request.user, reference=reference)
+    except Ticket.DoesNotExist:
+        raise Http404 from None
+
+
+def _transition_error(exc: InvalidTransition) -> str:
+    return _("The ticket cannot move from %(old)s to %(new)s.") % {
+        "old": Status(exc.old).label if exc.old in Status.values else exc.old,
+        "new": Status(exc.new).label if exc.new in Status.values else exc.new,
+    }
+
+
+def _detail_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[str, Any]:
+    staff = is_staff_member(request.user)
+    context: dict[str, Any] = {
+        "ticket": ticket,
+        "entries": ticket_entries(ticket=ticket, user=request.user),
+        "ccs": list(ticket.ccs.all()),
+        "is_staff_view": staff,
+        "reply_form": ReplyForm(user=request.user),
+        "can_reply": staff or ticket.status != Status.CLOSED,
+    }
+    if staff:
+        context["properties_form"] = PropertiesForm(ticket=ticket)
+        context["other_tickets"] = list(
+            selectors.ticket_list(user=request.user)
+            .filter(created_by_id=ticket.created_by_id)
+            .exclude(pk=ticket.pk)
+            .order_by("-updated_at")[:OTHER_TICKETS]
+        )
+    context.update(extra)
+    return context
+
+
+@login_required
+@require_GET
+def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    ticket = _ticket_or_404(request, reference)
+    return render(request, "tickets/detail.html", _detail_context(request, ticket))
+
+
+@login_required
+@require_GET
+def ticket_thread(request: HttpRequest, reference: str) -> HttpResponse:
+    """The thread alone, for htmx refreshes after an in-place change."""
+    ticket = _ticket_or_404(request, reference)
+    entries = ticket_entries(ticket=ticket, user=request.user)
+    return render(
+        request,
+        "tickets/_thread.html",
+        {"ticket": ticket, "entries": entries, "is_staff_view": is_staff_member(request.user)},
+    )
+
+
+@login_required
+@require_POST
+def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
+    ticket = _ticket_or_404(request, reference)
+    staff = is_staff_member(request.user)
+    form = ReplyForm(request.POST, request.FILES, user=request.user)
+    if not staff and ticket.status == Status.CLOSED:
+        messages.error(request, _("This ticket is closed; reopen it to add a reply."))
+        return redirect(ticket)
+    if not form.is_valid():
+        context = _detail_context(request, ticket, reply_form=form)
+        return render(request, "tickets/detail.html", context, status=400)
+    data = form.cleaned_data
+    internal = bool(data.get("internal")) and staff
+    try:
+        with transaction.atomic():
+            message = services.ticket_reply_add(
+                ticket=ticket,
+                author=request.user,
+                body=data["body"],
+                internal=internal,
+                set_status=(data.get("set_status") or None) if staff else None,
+                attachments=[to_new_attachment(f) for f in data["attachments"]],
+            )
+    except InvalidTransition as exc:
+        form.add_error("set_status", _transition_error(exc))
+        context = _detail_context(request, ticket, reply_form=form)
+        return render(request, "tickets/detail.html", context, status=400)
+    except PermissionDenied:
+        raise Http404 from None
+    messages.success(request, _("Internal note added.") if internal else _("Reply sent."))
+    return redirect(f"{ticket.get_absolute_url()}#message-{message.pk}")
+
+
+def _apply_properties(ticket: Ticket, data: dict[str, Any], actor: Any) -> list[str]:
+    """Apply what changed, through the services; the names of changed fields."""
+    changed = []
+    if data["team"] != ticket.team:
+        services.ticket_team_set(ticket=ticket, team=data["team"], actor=actor)
+        changed.append("team")
+    if data["assigned_to"] != ticket.assigned_to:
+        services.ticket_assign(ticket=ticket, assignee=data["assigned_to"], actor=actor)
+        changed.append("assigned_to")
+    if data["category"] != ticket.category:
+        services.ticket_category_set(ticket=ticket, category=data["category"], actor=actor)
+        changed.append("category")
+    if data["priority"] != ticket.priority:
+        services.ticket_priority_set(ticket=ticket, priority=data["priority"], actor=actor)
+        changed.append("priority")
+    if data["status"] != ticket.status:
+        services.ticket_transition(ticket=ticket, to=data["status"], actor=actor)
+        changed.append("status")
+    return changed
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def ticket_properties(request: HttpRequest, reference: str) -> HttpResponse:
+    """Status, priority, category, team and assignee, edited in place.
+
+    htmx posts the whole small form on every change and swaps in the returned
+    fragment; without JavaScript the form posts normally and redirects back.
+    """
+    ticket = _ticket_or_404(request, reference)
+    error = ""
+    changed: list[str] = []
+    if request.method == "POST":
+        form = PropertiesForm(request.POST, ticket=ticket)
+        if form.is_valid():
+            try:
+                with transaction.atomic():
+                    changed = _apply_properties(ticket, form.cleaned_data, request.user)
+            except InvalidTransition as exc:
+                error = _transition_error(exc)
+            except (ValidationError, PermissionDenied):
+                error = _("That change is not allowed.")
+            ticket.refresh_from_db()
+        else:
+            error = _("Please correct the highlighted fields.")
+        if not is_htmx(request):
+            if error:
+                messages.error(request, error)
+            elif changed:
+                messages.success(request, _("Ticket updated."))
+            return redirect(ticket)
+    fresh = PropertiesForm(ticket=ticket)
+    response = render(
+        request,
+        "tickets/_properties.html",
+        {"ticket": ticket, "properties_form": fresh, "error": error, "changed": changed},
+    )
+    if changed:
+        # Lets the thread (and web-extras' widgets) refresh themselves.
+        response["HX-Trigger"] = "ticketChanged"
+    return response
