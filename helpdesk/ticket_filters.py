@@ -90,7 +90,6 @@ class TicketFilterForm(forms.Form):
         choices=[(n, n) for n in PAGE_SIZES],
         coerce=int,
         required=False,
-        empty_value=PAGE_SIZES[0],
     )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:

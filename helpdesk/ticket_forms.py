@@ -80,9 +80,7 @@ class ReplyForm(_AttachmentsMixin):
     body = forms.CharField(
         label=_("Your reply"), max_length=BODY_MAX, widget=forms.Textarea(attrs={"rows": 6})
     )
-    internal = forms.BooleanField(
-        label=_("Internal note (only staff can see it)"), required=False
-    )
+    internal = forms.BooleanField(label=_("Internal note (only staff can see it)"), required=False)
     set_status = forms.ChoiceField(
         label=_("Then set status to"),
         required=False,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import mimetypes
 from collections.abc import Sequence
 from pathlib import PurePath
-from typing import Any
+from typing import IO, Any
 
 from django import forms
 from django.conf import settings
@@ -27,8 +27,11 @@ def max_bytes() -> int:
 
 
 def _normalised(extensions: Sequence[str]) -> list[str]:
-    return [e.strip().lower() if e.strip().startswith(".") else "." + e.strip().lower()
-            for e in extensions if e.strip()]
+    return [
+        e.strip().lower() if e.strip().startswith(".") else "." + e.strip().lower()
+        for e in extensions
+        if e.strip()
+    ]
 
 
 def blocked_extensions() -> list[str]:
@@ -55,7 +58,11 @@ def check_file(upload: UploadedFile) -> None:
         raise ValidationError(
             _("%(name)s is %(size)s; the limit is %(limit)s per file."),
             code="too_large",
-            params={"name": name, "size": filesizeformat(size), "limit": filesizeformat(max_bytes())},
+            params={
+                "name": name,
+                "size": filesizeformat(size),
+                "limit": filesizeformat(max_bytes()),
+            },
         )
     ext = extension_of(name)
     allowed = allowed_extensions()
@@ -73,7 +80,8 @@ def to_new_attachment(upload: UploadedFile) -> NewAttachment:
     # serves a scriptable type whatever is stored here.
     guessed, _encoding = mimetypes.guess_type(name)
     content_type = guessed or upload.content_type or "application/octet-stream"
-    return NewAttachment(name=name, content_type=content_type, content=upload.file)
+    stream: IO[bytes] = upload.file  # type: ignore[assignment]
+    return NewAttachment(name=name, content_type=content_type, content=stream)
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -22,9 +22,7 @@ urlpatterns = [
     path("tickets/new/", ticket_new.ticket_new, name="ticket_new"),
     path("tickets/bulk/", tickets.ticket_bulk, name="ticket_bulk"),
     path("tickets/views/", tickets.saved_view_create, name="saved_view_create"),
-    path(
-        "tickets/views/<int:pk>/delete/", tickets.saved_view_delete, name="saved_view_delete"
-    ),
+    path("tickets/views/<int:pk>/delete/", tickets.saved_view_delete, name="saved_view_delete"),
     path("tickets/<str:reference>/", ticket_detail.ticket_detail, name="ticket_detail"),
     path("tickets/<str:reference>/thread/", ticket_detail.ticket_thread, name="ticket_thread"),
     path("tickets/<str:reference>/reply/", ticket_detail.ticket_reply, name="ticket_reply"),

@@ -13,14 +13,14 @@ from tickets.states import Priority, Status
 
 register = template.Library()
 
-STATUS_CLASSES = {
+STATUS_CLASSES: dict[str, str] = {
     Status.OPEN: "status-open",
     Status.IN_PROGRESS: "status-in-progress",
     Status.WAITING_CUSTOMER: "status-waiting",
     Status.RESOLVED: "status-resolved",
     Status.CLOSED: "status-closed",
 }
-PRIORITY_CLASSES = {
+PRIORITY_CLASSES: dict[str, str] = {
     Priority.LOW: "priority-low",
     Priority.MEDIUM: "priority-medium",
     Priority.HIGH: "priority-high",

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse_lazy
 from django.utils.translation import gettext as _
@@ -83,7 +83,9 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
     assert isinstance(user, User)
     if not user.email_verified:
         verification.send_verification(user)
-    messages.success(request, _("We sent a new verification link to %(email)s.") % {"email": user.email})
+    messages.success(
+        request, _("We sent a new verification link to %(email)s.") % {"email": user.email}
+    )
     return redirect("ticket_new")
 
 
@@ -106,7 +108,7 @@ class ResetConfirmView(auth_views.PasswordResetConfirmView):
 
     success_url = reverse_lazy("password_reset_complete")
 
-    def form_valid(self, form: object) -> HttpResponseBase:
+    def form_valid(self, form: object) -> HttpResponse:
         response = super().form_valid(form)  # type: ignore[arg-type]
         user = self.user  # type: ignore[attr-defined]
         if user is not None and not user.email_verified:

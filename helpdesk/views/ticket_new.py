@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from helpdesk.accounts import customer_get_or_create
+from helpdesk.models import User
 from helpdesk.roles import is_staff_member
 from helpdesk.ticket_forms import TicketCreateForm
 from helpdesk.uploads import to_new_attachment
@@ -22,12 +23,11 @@ from tickets.models import Source
 @require_http_methods(["GET", "POST"])
 def ticket_new(request: HttpRequest) -> HttpResponse:
     user = request.user
+    assert isinstance(user, User)
     staff = is_staff_member(user)
     # A web sign-up must follow its verification link before its first ticket.
     unverified = not staff and not getattr(user, "email_verified", True)
-    form = TicketCreateForm(
-        request.POST or None, request.FILES or None, user=user
-    )
+    form = TicketCreateForm(request.POST or None, request.FILES or None, user=user)
     if request.method == "POST" and not unverified and form.is_valid():
         data = form.cleaned_data
         requester = user
@@ -48,9 +48,7 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
             )
         messages.success(
             request,
-            _(
-                "Ticket %(reference)s is open. A confirmation mail is on its way to %(email)s."
-            )
+            _("Ticket %(reference)s is open. A confirmation mail is on its way to %(email)s.")
             % {"reference": ticket.reference, "email": requester.email},
         )
         return redirect(ticket)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from helpdesk.decorators import is_htmx, staff_required
-from helpdesk.models import SavedView
+from helpdesk.models import SavedView, User
 from helpdesk.roles import is_staff_member
 from helpdesk.ticket_filters import TicketFilterForm, apply_filters, filter_querystring
 from helpdesk.ticket_forms import BulkForm, SavedViewForm
@@ -55,9 +55,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         {
             "bulk_form": BulkForm() if staff else None,
             "saved_views": saved_views_for(request.user),
-            "saved_view_form": SavedViewForm(
-                initial={"querystring": context["querystring"]}
-            ),
+            "saved_view_form": SavedViewForm(initial={"querystring": context["querystring"]}),
         }
     )
     return render(request, "tickets/list.html", context)
@@ -93,14 +91,12 @@ def ticket_bulk(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return _back_to_list(request)
     references = form.cleaned_data["tickets"]
     # Only tickets this agent may see; a foreign reference is silently dropped
     # exactly like a missing one.
-    tickets = list(
-        selectors.ticket_list(user=request.user).filter(reference__in=references)
-    )
+    tickets = list(selectors.ticket_list(user=request.user).filter(reference__in=references))
     done, failed = [], []
     for ticket in tickets:
         try:
@@ -121,7 +117,9 @@ def ticket_bulk(request: HttpRequest) -> HttpResponse:
     missing = len(set(references)) - len(tickets)
     if done:
         messages.success(
-            request, _("Updated %(count)d ticket(s): %(refs)s") % {"count": len(done), "refs": ", ".join(done)}
+            request,
+            _("Updated %(count)d ticket(s): %(refs)s")
+            % {"count": len(done), "refs": ", ".join(done)},
         )
     for failure in failed:
         messages.error(request, failure)
@@ -134,6 +132,7 @@ def ticket_bulk(request: HttpRequest) -> HttpResponse:
 @require_POST
 def saved_view_create(request: HttpRequest) -> HttpResponse:
     form = SavedViewForm(request.POST)
+    assert isinstance(request.user, User)
     if form.is_valid():
         querystring = filter_querystring(QueryDict(form.cleaned_data["querystring"]))
         try:

@@ -4,6 +4,25 @@
   "use strict";
   // After htmx swaps content in, move focus to the swapped region's first
   // heading or status line only when focus would otherwise be lost.
+  // Mail HTML is shown in sandboxed frames (no scripts inside); size each
+  // frame to its content once it has loaded.
+  function fitFrame(frame) {
+    try {
+      var doc = frame.contentDocument;
+      if (doc && doc.body) {
+        frame.style.height = Math.min(Math.max(doc.documentElement.scrollHeight, 48) + 8, 1600) + "px";
+      }
+    } catch (e) { /* a frame we cannot read keeps its CSS height */ }
+  }
+  function fitFrames(root) {
+    root.querySelectorAll("iframe.mail-html").forEach(function (frame) {
+      frame.addEventListener("load", function () { fitFrame(frame); });
+      fitFrame(frame);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { fitFrames(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { fitFrames(event.detail.elt || document); });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     if (document.activeElement === document.body && event.detail.target) {
       event.detail.target.setAttribute("tabindex", "-1");

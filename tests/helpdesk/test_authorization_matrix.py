@@ -1,0 +1,269 @@
+"""A1/A2/A7: every route of helpdesk.urls, every kind of visitor, each method.
+
+The expected table below names every URL pattern. A new route that is not in
+the table fails test_it_covers_every_route: add its row (and think about who
+may reach it) when you add the route.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from helpdesk.models import SavedView
+from tests.helpdesk.conftest import client_for
+
+ACTORS = ("anon", "owner", "stranger", "agent", "manager")
+LOGIN = 302  # anonymous: redirected to the login page
+ANY = "any"  # health may be 200 or 503 depending on probes; access is what matters
+
+# name -> (method, kwargs key, data, {actor: expected status})
+EXPECTED: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
+    "login": (
+        "GET",
+        "",
+        {},
+        {"anon": 200, "owner": 302, "stranger": 302, "agent": 302, "manager": 302},
+    ),
+    "logout": ("POST", "", {}, dict.fromkeys(ACTORS, 302)),
+    "signup": (
+        "GET",
+        "",
+        {},
+        {"anon": 200, "owner": 302, "stranger": 302, "agent": 302, "manager": 302},
+    ),
+    "signup_done": ("GET", "", {}, dict.fromkeys(ACTORS, 200)),
+    "verify_email_resend": (
+        "POST",
+        "",
+        {},
+        {"anon": LOGIN, "owner": 302, "stranger": 302, "agent": 302, "manager": 302},
+    ),
+    "verify_email": ("GET", "bad_token", {}, dict.fromkeys(ACTORS, 400)),
+    "password_reset": ("GET", "", {}, dict.fromkeys(ACTORS, 200)),
+    "password_reset_done": ("GET", "", {}, dict.fromkeys(ACTORS, 200)),
+    "password_reset_confirm": ("GET", "reset", {}, dict.fromkeys(ACTORS, 200)),
+    "password_reset_complete": ("GET", "", {}, dict.fromkeys(ACTORS, 200)),
+    "password_change": (
+        "GET",
+        "",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 200, "agent": 200, "manager": 200},
+    ),
+    "password_change_done": (
+        "GET",
+        "",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 200, "agent": 200, "manager": 200},
+    ),
+    "profile": (
+        "GET",
+        "",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 200, "agent": 200, "manager": 200},
+    ),
+    "healthz": ("GET", "", {}, dict.fromkeys(ACTORS, ANY)),
+    "ticket_feedback": ("GET", "bad_token", {}, dict.fromkeys(ACTORS, 404)),
+    "home": (
+        "GET",
+        "",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 200, "agent": 200, "manager": 200},
+    ),
+    "ticket_list": (
+        "GET",
+        "",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 200, "agent": 200, "manager": 200},
+    ),
+    "ticket_new": (
+        "GET",
+        "",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 200, "agent": 200, "manager": 200},
+    ),
+    "ticket_bulk": (
+        "POST",
+        "",
+        {"action": "priority", "priority": "high", "tickets": "$ref"},
+        {"anon": LOGIN, "owner": 403, "stranger": 403, "agent": 302, "manager": 302},
+    ),
+    "saved_view_create": (
+        "POST",
+        "",
+        {"name": "x"},
+        {"anon": LOGIN, "owner": 302, "stranger": 302, "agent": 302, "manager": 302},
+    ),
+    "saved_view_delete": (
+        "POST",
+        "view",
+        {},
+        {"anon": LOGIN, "owner": 302, "stranger": 404, "agent": 404, "manager": 404},
+    ),
+    "ticket_detail": (
+        "GET",
+        "ticket",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 404, "agent": 200, "manager": 200},
+    ),
+    "ticket_thread": (
+        "GET",
+        "ticket",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 404, "agent": 200, "manager": 200},
+    ),
+    "ticket_reply": (
+        "POST",
+        "ticket",
+        {"body": "hello"},
+        {"anon": LOGIN, "owner": 302, "stranger": 404, "agent": 302, "manager": 302},
+    ),
+    "ticket_properties": (
+        "GET",
+        "ticket",
+        {},
+        {"anon": LOGIN, "owner": 403, "stranger": 403, "agent": 200, "manager": 200},
+    ),
+    "attachment_download": (
+        "GET",
+        "attachment",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 404, "agent": 200, "manager": 200},
+    ),
+}
+# Everything that changes state; each must refuse a POST without a CSRF token.
+POST_ROUTES = {name for name, row in EXPECTED.items() if row[0] == "POST"} | {
+    "login",
+    "signup",
+    "password_reset",
+    "password_change",
+    "profile",
+    "ticket_new",
+    "ticket_properties",
+}
+
+
+def _patterns(resolver: URLResolver, prefix: str = "") -> list[tuple[str, URLPattern]]:
+    found = []
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            found += _patterns(entry, prefix + str(entry.pattern))
+        else:
+            found.append((prefix + str(entry.pattern), entry))
+    return found
+
+
+def helpdesk_route_names() -> set[str]:
+    import helpdesk.urls
+
+    names = set()
+    for _route, pattern in _patterns(URLResolver(r"^/", helpdesk.urls.urlpatterns)):  # type: ignore[arg-type]
+        assert pattern.name, f"unnamed route {pattern.pattern}"
+        names.add(pattern.name)
+    return names
+
+
+def test_it_covers_every_route() -> None:
+    assert helpdesk_route_names() == set(EXPECTED), (
+        "Routes missing from (or stale in) the authorization table: "
+        f"{helpdesk_route_names() ^ set(EXPECTED)}"
+    )
+
+
+@pytest.fixture
+def world(
+    customer: Any,
+    other_customer: Any,
+    agent: Any,
+    manager: Any,
+    full_ticket: Any,
+    public_attachment: Any,
+) -> dict[str, Any]:
+    view = SavedView.objects.create(owner=customer, name="mine", querystring="status=open")
+    return {
+        "clients": {
+            "anon": Client(),
+            "owner": client_for(customer),
+            "stranger": client_for(other_customer),
+            "agent": client_for(agent),
+            "manager": client_for(manager),
+        },
+        "kwargs": {
+            "": {},
+            "bad_token": {"token": "not-a-token"},
+            "reset": {"uidb64": "MQ", "token": "set-password"},
+            "ticket": {"reference": full_ticket.reference},
+            "attachment": {"pk": public_attachment.pk},
+            "view": {"pk": view.pk},
+        },
+        "ref": full_ticket.reference,
+    }
+
+
+def _row_counts() -> dict[str, int]:
+    return {
+        m._meta.label: m._default_manager.count()
+        for m in apps.get_models()
+        if m._meta.app_label in {"helpdesk", "tickets"}
+    }
+
+
+def _request(client: Client, method: str, url: str, data: dict[str, Any], ref: str) -> Any:
+    data = {k: (ref if v == "$ref" else v) for k, v in data.items()}
+    return client.get(url) if method == "GET" else client.post(url, data)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_it_enforces_the_table(world: dict[str, Any], name: str) -> None:
+    from django.urls import reverse
+
+    method, kwargs_key, data, expected = EXPECTED[name]
+    url = reverse(name, kwargs=world["kwargs"][kwargs_key])
+    for actor in ACTORS:
+        before = _row_counts() if method == "GET" else None
+        response = _request(world["clients"][actor], method, url, data, world["ref"])
+        want = expected[actor]
+        if want != ANY:
+            assert response.status_code == want, (
+                f"{name} {method} as {actor}: {response.status_code} != {want}"
+            )
+        if want == LOGIN and actor == "anon":
+            assert response["Location"].startswith("/accounts/login/"), name
+        if before is not None:
+            assert _row_counts() == before, f"GET {name} as {actor} changed the database"
+        content_type = response.get("Content-Type", "")
+        if content_type.startswith("text/html"):
+            policy = response["Content-Security-Policy"]
+            assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+            assert "frame-ancestors 'none'" in policy
+            assert response["X-Content-Type-Options"] == "nosniff"
+            assert response["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(POST_ROUTES))
+def test_it_refuses_posts_without_csrf(world: dict[str, Any], agent: Any, name: str) -> None:
+    from django.urls import reverse
+
+    _method, kwargs_key, data, _expected = EXPECTED[name]
+    if name == "saved_view_delete":
+        world["kwargs"]["view"] = {"pk": SavedView.objects.create(owner=agent, name="a").pk}
+    url = reverse(name, kwargs=world["kwargs"][kwargs_key])
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(agent)
+    before = _row_counts()
+    response = client.post(url, {k: (world["ref"] if v == "$ref" else v) for k, v in data.items()})
+    assert response.status_code == 403, name
+    assert _row_counts() == before
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_root_urls_in_one_table() -> None:
+    # Every helpdesk route is reachable through the project's root URLconf.
+    names = {p.name for _r, p in _patterns(get_resolver()) if p.name}
+    assert helpdesk_route_names() <= names

@@ -1,0 +1,232 @@
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from helpdesk.models import SavedView
+from tickets import services
+from tickets.models import Category, Ticket
+from tickets.states import Status
+
+pytestmark = pytest.mark.django_db
+
+
+def make_tickets(requester: Any, n: int, **kwargs: Any) -> list[Ticket]:
+    return [
+        services.ticket_create(
+            requester=requester, subject=f"Assunto {i:03d}", body=f"corpo {i}", **kwargs
+        )
+        for i in range(n)
+    ]
+
+
+def refs(response: Any) -> list[str]:
+    import re
+
+    return re.findall(r'data-ticket="(HD-\d{4}-\d+)"', response.content.decode())
+
+
+def test_customers_see_only_their_own_tickets(
+    customer: Any, other_customer: Any, customer_client: Client
+) -> None:
+    mine = make_tickets(customer, 2)
+    theirs = make_tickets(other_customer, 2)
+    shown = refs(customer_client.get("/tickets/"))
+    assert sorted(shown) == sorted(t.reference for t in mine)
+    assert not set(shown) & {t.reference for t in theirs}
+    # Staff-only filters do not widen a customer's list either.
+    shown = refs(customer_client.get(f"/tickets/?requester={other_customer.email}&assignee=none"))
+    assert not set(shown) & {t.reference for t in theirs}
+
+
+def test_filters(
+    customer: Any, other_customer: Any, agent: Any, agent_client: Client, category: Category
+) -> None:
+    a, b, c = make_tickets(customer, 3, category=category)
+    services.ticket_priority_set(ticket=b, priority="urgent", actor=agent)
+    services.ticket_transition(ticket=c, to=Status.WAITING_CUSTOMER, actor=agent)
+    services.ticket_assign(ticket=a, assignee=agent, actor=agent)
+    d = services.ticket_create(requester=other_customer, subject="Outro", body="x")
+    assert refs(agent_client.get("/tickets/?priority=urgent")) == [b.reference]
+    assert refs(agent_client.get("/tickets/?status=waiting_customer")) == [c.reference]
+    assert (
+        set(refs(agent_client.get("/tickets/?status=open&status=waiting_customer")))
+        == {a.reference, b.reference, c.reference, d.reference} - set()
+    )
+    assert refs(agent_client.get("/tickets/?assignee=me")) == [a.reference]
+    assert refs(agent_client.get(f"/tickets/?assignee={agent.pk}")) == [a.reference]
+    assert set(refs(agent_client.get("/tickets/?assignee=none"))) == {
+        b.reference,
+        c.reference,
+        d.reference,
+    }
+    assert refs(agent_client.get("/tickets/?mine=on")) == [a.reference]
+    assert refs(agent_client.get(f"/tickets/?requester={other_customer.email.upper()}")) == [
+        d.reference
+    ]
+    assert set(refs(agent_client.get(f"/tickets/?category={category.pk}"))) == {
+        a.reference,
+        b.reference,
+        c.reference,
+    }
+    assert set(refs(agent_client.get(f"/tickets/?team={category.default_team.pk}"))) == {
+        a.reference,
+        b.reference,
+        c.reference,
+    }
+
+
+def test_date_range_in_the_users_time_zone(customer: Any, agent_client: Client) -> None:
+    old, new = make_tickets(customer, 2)
+    Ticket.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(days=10))
+    today = timezone.localdate()
+    assert refs(agent_client.get(f"/tickets/?created_from={today.isoformat()}")) == [new.reference]
+    until = (today - datetime.timedelta(days=5)).isoformat()
+    assert refs(agent_client.get(f"/tickets/?created_to={until}")) == [old.reference]
+
+
+def test_search_box(customer: Any, agent: Any, agent_client: Client) -> None:
+    a, b = make_tickets(customer, 2)
+    services.ticket_reply_add(ticket=b, author=customer, body="o orçamento do projeto")
+    assert refs(agent_client.get("/tickets/?q=orçamento")) == [b.reference]
+    assert refs(agent_client.get(f"/tickets/?q={a.reference}")) == [a.reference]
+
+
+def test_sorting_by_every_column_and_bad_sort_falls_back(
+    customer: Any, agent_client: Client
+) -> None:
+    make_tickets(customer, 3)
+    for key in (
+        "reference",
+        "subject",
+        "status",
+        "priority",
+        "category",
+        "team",
+        "assignee",
+        "requester",
+        "created",
+        "updated",
+    ):
+        for sort in (key, f"-{key}"):
+            response = agent_client.get(f"/tickets/?sort={sort}")
+            assert response.status_code == 200 and len(refs(response)) == 3
+    asc = refs(agent_client.get("/tickets/?sort=subject"))
+    assert asc == sorted(asc) and refs(agent_client.get("/tickets/?sort=-subject")) == asc[::-1]
+    assert agent_client.get("/tickets/?sort=created_by__password").status_code == 200
+
+
+def test_pagination_keeps_filters(customer: Any, agent_client: Client) -> None:
+    make_tickets(customer, 30, priority="high")
+    response = agent_client.get("/tickets/?priority=high&per_page=25")
+    assert len(refs(response)) == 25
+    page = response.content.decode()
+    assert "?priority=high&amp;per_page=25&amp;page=2" in page
+    assert len(refs(agent_client.get("/tickets/?priority=high&per_page=25&page=2"))) == 5
+    assert len(refs(agent_client.get("/tickets/?page=999"))) == 5  # past the end: the last page
+
+
+def test_htmx_gets_only_the_results_fragment(customer: Any, agent_client: Client) -> None:
+    make_tickets(customer, 2)
+    response = agent_client.get("/tickets/?status=open", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert "<html" not in body and "filter-form" not in body and len(refs(response)) == 2
+    assert 'hx-swap-oob="true"' in body
+    assert "HX-Request" in response["Vary"]
+
+
+@pytest.mark.parametrize("count", [10, 100])
+def test_constant_queries_whatever_the_page_size(
+    customer: Any,
+    agent: Any,
+    agent_client: Client,
+    category: Category,
+    count: int,
+    django_assert_max_num_queries: Any,
+) -> None:
+    team = category.default_team
+    for t in make_tickets(customer, count, category=category):
+        Ticket.objects.filter(pk=t.pk).update(assigned_to=agent, team=team)
+    with django_assert_max_num_queries(16):
+        response = agent_client.get("/tickets/?per_page=100&q=Assunto&status=open&sort=priority")
+    assert len(refs(response)) == count
+    with django_assert_max_num_queries(10):
+        agent_client.get("/tickets/?per_page=100", HTTP_HX_REQUEST="true")
+    with django_assert_max_num_queries(10):
+        Client().get("/")  # warm nothing; anonymous redirect
+
+
+def test_bulk_actions_report_per_ticket_errors(
+    customer: Any, agent: Any, agent_client: Client
+) -> None:
+    a, b, c = make_tickets(customer, 3)
+    services.ticket_transition(ticket=c, to=Status.CLOSED, actor=agent)
+    response = agent_client.post(
+        "/tickets/bulk/",
+        {
+            "action": "status",
+            "status": "resolved",
+            "tickets": [a.reference, b.reference, c.reference, "HD-1999-0001"],
+            "next": "/tickets/?status=open",
+        },
+        follow=True,
+    )
+    assert response.redirect_chain[0][0] == "/tickets/?status=open"
+    page = response.content.decode()
+    assert f"{c.reference}: cannot move" in page
+    assert "1 ticket(s) not found." in page
+    statuses = dict(Ticket.objects.values_list("reference", "status"))
+    assert (
+        statuses[a.reference] == statuses[b.reference] == "resolved"
+        and statuses[c.reference] == "closed"
+    )
+
+
+def test_bulk_assign_priority_and_close(customer: Any, agent: Any, agent_client: Client) -> None:
+    a, b = make_tickets(customer, 2)
+    both = [a.reference, b.reference]
+    agent_client.post("/tickets/bulk/", {"action": "assign", "assignee": agent.pk, "tickets": both})
+    agent_client.post(
+        "/tickets/bulk/", {"action": "priority", "priority": "urgent", "tickets": both}
+    )
+    agent_client.post("/tickets/bulk/", {"action": "close", "tickets": both})
+    assert set(Ticket.objects.values_list("assigned_to", "priority", "status")) == {
+        (agent.pk, "urgent", "closed")
+    }
+
+
+def test_bulk_next_cannot_redirect_off_site(customer: Any, agent_client: Client) -> None:
+    (a,) = make_tickets(customer, 1)
+    response = agent_client.post(
+        "/tickets/bulk/",
+        {"action": "close", "tickets": [a.reference], "next": "https://evil.example/"},
+    )
+    assert response["Location"] == "/tickets/"
+
+
+def test_saved_views(
+    customer: Any, agent: Any, manager: Any, agent_client: Client, customer_client: Client
+) -> None:
+    agent_client.post(
+        "/tickets/views/",
+        {"name": "Urgentes", "querystring": "priority=urgent&page=3&evil=1", "shared": "on"},
+    )
+    view = SavedView.objects.get()
+    assert (view.owner, view.querystring, view.shared) == (agent, "priority=urgent", True)
+    manager_client = Client()
+    manager_client.force_login(manager)
+    assert "Urgentes" in manager_client.get("/tickets/").content.decode()
+    # Customers cannot share, and never see agents' shared views.
+    customer_client.post(
+        "/tickets/views/", {"name": "Minhas", "querystring": "status=open", "shared": "on"}
+    )
+    assert not SavedView.objects.get(name="Minhas").shared
+    assert "Urgentes" not in customer_client.get("/tickets/").content.decode()
+    # Only the owner deletes.
+    assert manager_client.post(f"/tickets/views/{view.pk}/delete/").status_code == 404
+    agent_client.post(f"/tickets/views/{view.pk}/delete/")
+    assert not SavedView.objects.filter(pk=view.pk).exists()
