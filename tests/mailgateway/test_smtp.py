@@ -1,0 +1,298 @@
+"""The SMTP/LMTP door against a real listener on a free 127.0.0.1 port, with real
+clients (smtplib, swaks, raw sockets)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from mailgateway.models import InboundMessage
+from mailgateway.smtp import GatewayHandler, make_controller
+from tests.mailgateway.conftest import make_mail
+from tests.mailgateway.test_pipe import ROOT, _database_url
+from tickets.models import Attachment, Ticket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listener(lmtp: bool) -> Iterator[SimpleNamespace]:
+    handler = GatewayHandler(lmtp=lmtp, keep_connections=False)
+    controller = make_controller(host="127.0.0.1", port=free_port(), lmtp=lmtp, handler=handler)
+    controller.start()
+    try:
+        yield SimpleNamespace(host="127.0.0.1", port=controller.port)
+    finally:
+        controller.stop()
+        handler.shutdown()
+
+
+@pytest.fixture
+def smtp_server(transactional_db: Any) -> Iterator[SimpleNamespace]:
+    yield from _listener(lmtp=False)
+
+
+@pytest.fixture
+def lmtp_server(transactional_db: Any) -> Iterator[SimpleNamespace]:
+    yield from _listener(lmtp=True)
+
+
+def send(server: SimpleNamespace, raw: bytes, rcpts: list[str] | None = None) -> Any:
+    with smtplib.SMTP(server.host, server.port, timeout=60) as client:
+        return client.sendmail("carla@cliente.com.br", rcpts or ["support@example.com"], raw)
+
+
+def test_it_accepts_mail_to_support_and_answers_250_after_storing(
+    smtp_server: SimpleNamespace,
+) -> None:
+    with smtplib.SMTP(smtp_server.host, smtp_server.port, timeout=60) as client:
+        client.ehlo("client.example")
+        assert b"AUTH" not in (client.ehlo_resp or b"")
+        client.mail("carla@cliente.com.br")
+        client.rcpt("support@example.com")
+        code, reply = client.data(make_mail())
+    assert code == 250 and b"2.0.0" in reply
+    row = InboundMessage.objects.get()
+    assert row.door == "smtp" and row.outcome == "created"
+    assert row.envelope_from == "carla@cliente.com.br"
+    assert row.envelope_rcpts == ["support@example.com"]
+    assert Ticket.objects.count() == 1
+
+
+def test_it_rejects_unknown_recipients_with_550_and_relays_nothing(
+    smtp_server: SimpleNamespace,
+) -> None:
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        send(smtp_server, make_mail(to="victim@elsewhere.org"), ["victim@elsewhere.org"])
+    code, reply = refused.value.recipients["victim@elsewhere.org"]
+    assert code == 550 and reply.startswith(b"5.1.1")
+    assert InboundMessage.objects.count() == 0
+
+
+def test_it_accepts_plus_addresses_and_drops_unknown_ones_of_a_mixed_list(
+    smtp_server: SimpleNamespace,
+) -> None:
+    refused = send(smtp_server, make_mail(), ["support+abc@example.com", "x@other.org"])
+    assert list(refused) == ["x@other.org"]
+    assert InboundMessage.objects.get().envelope_rcpts == ["support+abc@example.com"]
+
+
+def test_it_answers_552_past_the_size_limit_and_stores_nothing(
+    settings: Any, transactional_db: Any
+) -> None:
+    settings.HELPDESK_MAX_MESSAGE_MB = 1
+    for server in _listener(lmtp=False):
+        big = make_mail(body="x" * 70 + "\n") + (b"y" * 76 + b"\r\n") * 14000
+        # smtplib announces SIZE, so the listener refuses at MAIL FROM ...
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            send(server, big)
+        assert refused.value.smtp_code == 552
+        # ... and a client that does not gets 552 after the data.
+        out = _dialogue(
+            server,
+            [b"HELO x\r\n", b"MAIL FROM:<carla@cliente.com.br>\r\n",
+             b"RCPT TO:<support@example.com>\r\n", b"DATA\r\n", big + b".\r\n"],
+        )  # fmt: skip
+        assert b"552 " in out
+    assert InboundMessage.objects.count() == 0
+
+
+def test_it_takes_20_concurrent_senders(smtp_server: SimpleNamespace) -> None:
+    mails = [
+        make_mail(sender=f"cliente{i}@exemplo.com.br", subject=f"Pedido {i}") for i in range(20)
+    ]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(lambda raw: send(smtp_server, raw), mails))
+    assert results == [{}] * 20
+    assert Ticket.objects.count() == 20
+    assert set(InboundMessage.objects.values_list("outcome", flat=True)) == {"created"}
+
+
+def test_it_answers_451_and_stores_nothing_while_the_database_fails_then_takes_the_retry(
+    smtp_server: SimpleNamespace, _raw_dir: Path
+) -> None:
+    raw = make_mail()
+    table = InboundMessage._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} RENAME TO {table}_away")
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as error:
+            send(smtp_server, raw)
+        assert error.value.smtp_code == 451
+        assert error.value.smtp_error.startswith(b"4.3.0")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table}_away RENAME TO {table}")
+    assert InboundMessage.objects.count() == 0
+    assert not [p for p in _raw_dir.rglob("*") if p.is_file()]
+    # The sending MTA retries: exactly one ticket, and a second retry is a duplicate.
+    assert send(smtp_server, raw) == {}
+    assert send(smtp_server, raw) == {}
+    assert Ticket.objects.count() == 1
+    assert sorted(InboundMessage.objects.values_list("outcome", flat=True)) == [
+        "created",
+        "duplicate",
+    ]
+
+
+def test_swaks_delivers_a_mail_with_an_attachment(
+    smtp_server: SimpleNamespace, tmp_path: Path
+) -> None:
+    report = tmp_path / "relatorio.csv"
+    report.write_bytes(b"a,b\n1,2\n")
+    proc = subprocess.run(
+        [
+            "swaks",
+            "--server",
+            f"{smtp_server.host}:{smtp_server.port}",
+            "--from",
+            "carla@cliente.com.br",
+            "--to",
+            "support@example.com",
+            "--header",
+            "Subject: Relatorio com anexo",
+            "--body",
+            "Segue o relatorio.",
+            "--attach-type",
+            "text/csv",
+            "--attach-name",
+            "relatorio.csv",
+            "--attach",
+            f"@{report}",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-500:]
+    ticket = Ticket.objects.get()
+    assert ticket.subject == "Relatorio com anexo"
+    attachment = Attachment.objects.get()
+    assert attachment.original_name == "relatorio.csv"
+    assert attachment.file.read() == b"a,b\n1,2\n"
+
+
+def test_swaks_to_an_unknown_recipient_is_refused(smtp_server: SimpleNamespace) -> None:
+    proc = subprocess.run(
+        ["swaks", "--server", f"{smtp_server.host}:{smtp_server.port}",
+         "--from", "a@b.org", "--to", "relay@elsewhere.org"],
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert b"550 5.1.1" in proc.stdout
+
+
+def crlf(raw: bytes) -> bytes:
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def _dialogue(server: SimpleNamespace, chunks: list[bytes]) -> bytes:
+    with socket.create_connection((server.host, server.port), timeout=60) as sock:
+        out = sock.recv(1024)
+        try:
+            for chunk in [*chunks, b"QUIT\r\n"]:
+                sock.sendall(chunk)
+                time.sleep(0.05)
+        except OSError:
+            pass  # the server hung up (call limits): read what it said
+        deadline = time.monotonic() + 30
+        while b"221" not in out and time.monotonic() < deadline:
+            try:
+                data = sock.recv(4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+    return out
+
+
+def test_bare_lf_smuggling_yields_one_message(smtp_server: SimpleNamespace) -> None:
+    smuggled = (
+        b"From: carla@cliente.com.br\r\nTo: support@example.com\r\nSubject: one\r\n"
+        b"Message-ID: <one@cliente.com.br>\r\n\r\nfirst\n.\n"
+        b"MAIL FROM:<ceo@example.com>\r\nRCPT TO:<support@example.com>\r\nDATA\r\n"
+        b"From: ceo@example.com\r\nSubject: smuggled\r\n\r\nsecond\r\n.\r\n"
+    )
+    out = _dialogue(
+        smtp_server,
+        [b"EHLO x\r\n", b"MAIL FROM:<carla@cliente.com.br>\r\n",
+         b"RCPT TO:<support@example.com>\r\n", b"DATA\r\n", smuggled],
+    )  # fmt: skip
+    assert out.count(b"250 2.0.0") == 1
+    assert InboundMessage.objects.count() == 1
+    assert Ticket.objects.get().subject == "one"
+
+
+def test_lmtp_answers_once_per_recipient_and_makes_one_ticket(
+    lmtp_server: SimpleNamespace, settings: Any
+) -> None:
+    settings.HELPDESK_EXTRA_ADDRESSES = ["vendas@example.com"]
+    out = _dialogue(
+        lmtp_server,
+        [b"LHLO postfix\r\n", b"MAIL FROM:<carla@cliente.com.br>\r\n",
+         b"RCPT TO:<support@example.com>\r\n", b"RCPT TO:<vendas@example.com>\r\n",
+         b"DATA\r\n", crlf(make_mail(to="support@example.com, vendas@example.com")) + b".\r\n"],
+    )  # fmt: skip
+    assert out.count(b"250 2.0.0") == 2
+    assert Ticket.objects.count() == 1
+    assert InboundMessage.objects.get().door == "lmtp"
+
+
+def test_command_limits_close_a_pinning_session(smtp_server: SimpleNamespace) -> None:
+    out = _dialogue(smtp_server, [b"EHLO x\r\n"] + [b"NOOP\r\n"] * 7)
+    assert b"421 4.7.0" in out
+
+
+def test_the_smtpd_command_serves_and_stops_gracefully_on_sigterm(
+    transactional_db: Any, _raw_dir: Path
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "HELPDESK_RAW_DIR": str(_raw_dir),
+        "HELPDESK_SUPPORT_ADDRESS": "support@example.com",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "smtpd", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        server = SimpleNamespace(host="127.0.0.1", port=port)
+        assert send(server, make_mail()) == {}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert Ticket.objects.count() == 1
