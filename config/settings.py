@@ -31,13 +31,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "django_tasks",
-    "django_tasks_db",
-    "anymail",
     "helpdesk",
     "tickets",
     "mailgateway",
+    # Before django_tasks_db: its db_worker command is replaced by outbound's,
+    # which also delivers the outbox (Django takes the first app's command).
     "outbound",
+    "django_tasks",
+    "django_tasks_db",
+    "anymail",
 ]
 
 MIDDLEWARE = [
@@ -181,6 +183,21 @@ ANYMAIL: dict[str, str] = {
     )
     if (value := env(key))
 }
+
+# The outbox: retry waits in seconds (the last repeats; default 1 min doubling
+# to 6 h), attempts before "failed", and how long a row may stay "sending"
+# before it is taken for a dead worker's and sent again.
+try:
+    HELPDESK_OUTBOX_BACKOFF = [int(s) for s in envlist("HELPDESK_OUTBOX_BACKOFF", [])]
+except ValueError:
+    raise ImproperlyConfigured(
+        "HELPDESK_OUTBOX_BACKOFF must be comma-separated seconds, e.g. 60,300,1800,21600"
+    ) from None
+HELPDESK_OUTBOX_MAX_ATTEMPTS = envint("HELPDESK_OUTBOX_MAX_ATTEMPTS", 12)
+HELPDESK_OUTBOX_SENDING_TIMEOUT = envint("HELPDESK_OUTBOX_SENDING_TIMEOUT", 600)
+# The sender name of notifications (default: the name in DEFAULT_FROM_EMAIL,
+# else "Support"); agents' replies go out as "Ana via Support".
+HELPDESK_SUPPORT_NAME = env("HELPDESK_SUPPORT_NAME")
 
 HELPDESK_SUPPORT_ADDRESS = env("HELPDESK_SUPPORT_ADDRESS", "support@example.com")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", HELPDESK_SUPPORT_ADDRESS)

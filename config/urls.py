@@ -4,5 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    # ESP webhooks (django-anymail): tracking events mark bouncing recipients.
+    path("anymail/", include("anymail.urls")),
     path("", include("helpdesk.urls")),
 ]

@@ -1,0 +1,137 @@
+"""From an outbox row to a ready EmailMessage: the context each template gets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMultiAlternatives
+from django.urls import NoReverseMatch
+
+from helpdesk.feedback import feedback_path
+from outbound.emails import Recipient, make_message
+from tickets.models import Message, Ticket
+from tickets.states import Priority, Status
+
+
+class MissingObject(LookupError):
+    """The ticket a queued mail is about no longer exists."""
+
+
+def absolute(path: str) -> str:
+    return f"{settings.HELPDESK_BASE_URL}{path}"
+
+
+def ticket_url(ticket: Ticket) -> str:
+    try:
+        path = ticket.get_absolute_url()
+    except NoReverseMatch:
+        path = f"/tickets/{ticket.reference}/"
+    return absolute(path)
+
+
+def _label(choices: Any, value: str) -> Any:
+    try:
+        return choices(value).label
+    except ValueError:
+        return value
+
+
+def _name(user: Any) -> str:
+    return str(user.get_full_name()) if user is not None else ""
+
+
+def ticket_context(
+    ticket: Ticket,
+    *,
+    message: Message | None = None,
+    actor: Any = None,
+    recipient_user: Any = None,
+    old: str = "",
+    new: str = "",
+) -> dict[str, Any]:
+    """Everything the email templates may use. Labels are lazy, so they
+    render in the language active while the template renders."""
+    ctx: dict[str, Any] = {
+        "site_name": _site_name(),
+        "base_url": settings.HELPDESK_BASE_URL,
+        "ticket": ticket,
+        "reference": ticket.reference,
+        "subject": ticket.subject,
+        "ticket_url": ticket_url(ticket),
+        "status_label": _label(Status, ticket.status),
+        "priority_label": _label(Priority, ticket.priority),
+        "old_status_label": _label(Status, old) if old in Status.values else old,
+        "requester_name": _name(ticket.created_by),
+        "assignee_name": _name(ticket.assigned_to),
+        "team_name": str(ticket.team) if ticket.team_id else "",
+        "category_name": str(ticket.category) if ticket.category_id else "",
+        "actor_name": _name(actor) or _site_name(),
+        "assigned_to_recipient": bool(
+            recipient_user is not None and ticket.assigned_to_id == recipient_user.pk
+        ),
+        "old": old,
+        "new": new,
+        "message": message,
+        "body": message.body if message is not None else "",
+        "signature": "",
+    }
+    if message is not None and message.author is not None and message.author.is_staff:
+        ctx["signature"] = message.author.signature.strip()
+        ctx["actor_name"] = _name(message.author)
+    elif message is not None and message.author is not None:
+        ctx["actor_name"] = _name(message.author)
+    if recipient_user is not None and ticket.created_by_id == recipient_user.pk:
+        for action in ("confirm", "reopen", "rate"):
+            ctx[f"{action}_url"] = absolute(
+                feedback_path(ticket_id=ticket.pk, user_id=recipient_user.pk, action=action)
+            )
+    return ctx
+
+
+def _site_name() -> str:
+    return str(getattr(settings, "HELPDESK_SITE_NAME", "") or "Helpdesk")
+
+
+def build_email(payload: dict[str, Any], connection: Any = None) -> EmailMultiAlternatives:
+    """The mail an outbox row describes, rendered now in the recipient's language."""
+    ticket = (
+        Ticket.objects.select_related("created_by", "assigned_to", "team", "category")
+        .filter(pk=payload["ticket_id"])
+        .first()
+    )
+    if ticket is None:
+        raise MissingObject("the ticket was deleted")
+    users = get_user_model().objects
+    user = users.filter(pk=payload["user_id"]).first() if payload.get("user_id") else None
+    actor = users.filter(pk=payload["actor_id"]).first() if payload.get("actor_id") else None
+    message = None
+    if payload.get("message_pk"):
+        message = Message.objects.select_related("author").filter(pk=payload["message_pk"]).first()
+    ctx = ticket_context(
+        ticket,
+        message=message,
+        actor=actor,
+        recipient_user=user,
+        old=payload.get("old", ""),
+        new=payload.get("new", ""),
+    )
+    recipient = Recipient(
+        email=payload["to"],
+        name=payload.get("to_name", ""),
+        language=(user.language if user is not None else payload.get("language", ""))
+        or settings.LANGUAGE_CODE,
+        user_id=payload.get("user_id"),
+        is_staff=bool(payload.get("is_staff")),
+    )
+    return make_message(
+        payload["template"],
+        recipient,
+        ctx,
+        from_name=payload["from_name"],
+        from_email=payload["from_email"],
+        reply_to=payload.get("reply_to", ""),
+        headers=payload.get("headers", {}),
+        connection=connection,
+    )

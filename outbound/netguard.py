@@ -1,0 +1,153 @@
+"""SSRF guard for webhook URLs: only http(s), only public addresses.
+
+A webhook URL is admin input, but the server fetching it sits inside the
+network: a URL naming 127.0.0.1, 169.254.169.254 (cloud metadata), an RFC 1918
+or CGNAT address, or a name that resolves to one would let the helpdesk be
+used to reach internal services (osTicket CVE-2020-24881, frappe/press #7459).
+So the host is resolved and every address checked, the connection is made to
+the address that was checked (no second lookup a DNS-rebinding server could
+answer differently), proxies from the environment are ignored and redirects
+are never followed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import connection as urllib3_connection
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeURL(ValueError):
+    """The URL may not be fetched: wrong scheme, no host, or a private address."""
+
+
+def _is_public(ip: IPAddress) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv6 address can carry an IPv4 one (::ffff:127.0.0.1, 6to4,
+        # Teredo); judge the embedded address too.
+        for embedded in (ip.ipv4_mapped, ip.sixtofour, ip.teredo and ip.teredo[1]):
+            if embedded is not None and not _is_public(embedded):
+                return False
+    # is_global is False for loopback, RFC 1918, link-local, CGNAT
+    # (100.64.0.0/10), 0.0.0.0/8, documentation and reserved ranges.
+    return ip.is_global and not ip.is_multicast
+
+
+def check_url(url: str) -> tuple[str, int]:
+    """(host, port) of an http(s) URL, or UnsafeURL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeURL(f"not a valid URL: {exc}") from None
+    if parts.scheme not in {"http", "https"}:
+        raise UnsafeURL("only http and https URLs are allowed")
+    if not parts.hostname:
+        raise UnsafeURL("the URL has no host")
+    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
+    """Every address host resolves to, refusing the lot if any one is private.
+
+    getaddrinfo also decodes the numeric spellings (2130706433, 0x7f000001,
+    127.1), so they are checked as the address they really are.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeURL(f"cannot resolve {host!r}: {exc}") from None
+    addresses: list[str] = []
+    for info in infos:
+        text = str(info[4][0]).split("%", 1)[0]
+        ip = ipaddress.ip_address(text)
+        if not allow_private and not _is_public(ip):
+            raise UnsafeURL(f"{host!r} resolves to a non-public address ({ip})")
+        if text not in addresses:
+            addresses.append(text)
+    if not addresses:
+        raise UnsafeURL(f"cannot resolve {host!r}")
+    return addresses
+
+
+def check_target(url: str, *, allow_private: bool) -> list[str]:
+    host, port = check_url(url)
+    return resolve(host, port, allow_private=allow_private)
+
+
+class _PinnedConnectionMixin:
+    """Connect only to addresses that passed the check, resolved once here."""
+
+    host: str
+    port: int
+    timeout: Any
+    source_address: Any
+    socket_options: Any
+    _dns_host: str
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            addresses = resolve(self._dns_host, self.port, allow_private=False)
+        except UnsafeURL as exc:
+            raise NewConnectionError(self, f"refused: {exc}") from None  # type: ignore[arg-type]
+        error: OSError | None = None
+        for address in addresses:
+            try:
+                return urllib3_connection.create_connection(
+                    (address, self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except TimeoutError as exc:
+                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
+            except OSError as exc:
+                error = exc
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}")  # type: ignore[arg-type]
+
+
+class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _PinnedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
+class _PinnedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _PinnedHTTPPool,
+            "https": _PinnedHTTPSPool,
+        }
+
+
+def session(*, allow_private: bool) -> requests.Session:
+    """A requests session that ignores proxy env vars and, unless
+    allow_private, connects only to checked public addresses."""
+    http = requests.Session()
+    http.trust_env = False
+    if not allow_private:
+        adapter = _PinnedAdapter(max_retries=0)
+        http.mount("http://", adapter)
+        http.mount("https://", adapter)
+    return http

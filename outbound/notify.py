@@ -1,0 +1,268 @@
+"""Who hears of what: ticket events become notification mails in the outbox.
+
+Runs inside the ticket change's transaction (tickets.events), so it only
+reads and writes rows: recipients, the thread's Message-IDs, outbox items.
+Rendering happens at delivery, so a broken template an admin saved can
+never roll a ticket change back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
+from outbound.conf import support_name
+from outbound.enqueue import outbox_add
+from outbound.headers import bare_id, format_references, new_message_id, support_address
+from outbound.models import (
+    AGENT_NOTIFICATIONS,
+    BouncingAddress,
+    Notification,
+    NotificationOptOut,
+    NotificationSetting,
+    OutboxItem,
+)
+from outbound.tokens import reply_address
+from tickets.events import TicketChanged
+from tickets.models import MailId, Message, Ticket
+from tickets.services import mail_id_record
+from tickets.states import Priority, Status
+
+# Automatic mails answering the customer's own mail are "auto-replied"
+# (RFC 3834 section 5); every other automatic mail is "auto-generated". An
+# agent's reply is written by a person and carries neither.
+AUTO_REPLIED = frozenset({Notification.TICKET_CREATED})
+HUMAN_WRITTEN = frozenset({Notification.AGENT_REPLY})
+# Keep References short enough for every client: the root plus the latest.
+MAX_REFERENCES = 20
+
+
+@dataclass(frozen=True)
+class Planned:
+    name: str
+    email: str
+    display_name: str
+    user: Any = None  # a User, or None for a CC address without an account
+
+
+def _is_staff(user: Any) -> bool:
+    return bool(user is not None and user.is_active and user.is_staff)
+
+
+def _display(user: Any) -> str:
+    if user is None:
+        return ""
+    return str(user.get_full_name() if hasattr(user, "get_full_name") else user)
+
+
+def _agents() -> QuerySet[Any]:
+    return get_user_model().objects.filter(is_active=True, is_staff=True)
+
+
+def team_agents(ticket: Ticket) -> list[Any]:
+    """The available agents of the ticket's team, or every available agent."""
+    agents = _agents().filter(is_available=True)
+    if ticket.team_id is not None:
+        agents = agents.filter(teams=ticket.team_id)
+    return list(agents.order_by("id"))
+
+
+def _handlers(ticket: Ticket) -> list[Any]:
+    """The assignee, or the team's available agents when nobody is assigned."""
+    if ticket.assigned_to_id is not None:
+        assignee = ticket.assigned_to
+        return [assignee] if _is_staff(assignee) else []
+    return team_agents(ticket)
+
+
+def _requester(ticket: Ticket, name: str) -> list[Planned]:
+    requester = ticket.created_by
+    if not requester.is_active:
+        return []
+    return [Planned(name, requester.email, _display(requester), requester)]
+
+
+def plan(event: TicketChanged) -> list[Planned]:
+    """The mails an event causes, before switches, opt-outs and bounces."""
+    ticket, kind = event.ticket, event.kind
+    message = event.message
+    out: list[Planned] = []
+
+    def to_users(name: str, users: list[Any]) -> None:
+        out.extend(Planned(name, u.email, _display(u), u) for u in users)
+
+    if kind == "created":
+        out += _requester(ticket, Notification.TICKET_CREATED)
+        to_users(Notification.NEW_TICKET, team_agents(ticket))
+    elif kind == "reply" and message is not None:
+        author = message.author
+        if _is_staff(author):
+            out += _requester(ticket, Notification.AGENT_REPLY)
+            cc_users = {
+                u.email: u
+                for u in get_user_model().objects.filter(
+                    email__in=list(ticket.ccs.values_list("email", flat=True)), is_active=True
+                )
+            }
+            for cc in ticket.ccs.all():
+                user = cc_users.get(cc.email)
+                out.append(
+                    Planned(
+                        Notification.AGENT_REPLY,
+                        cc.email,
+                        _display(user) if user else cc.name,
+                        user,
+                    )
+                )
+        else:
+            to_users(Notification.CUSTOMER_REPLY, _handlers(ticket))
+    elif kind == "note":
+        to_users(Notification.NOTE_ADDED, _handlers(ticket))
+    elif kind == "assignee" and ticket.assigned_to_id is not None:
+        to_users(Notification.ASSIGNED, [ticket.assigned_to])
+    elif kind == "team" and ticket.assigned_to_id is None and ticket.team_id is not None:
+        to_users(Notification.ASSIGNED, team_agents(ticket))
+    elif kind == "status":
+        if event.new == Status.RESOLVED:
+            out += _requester(ticket, Notification.TICKET_RESOLVED)
+        elif event.new == Status.CLOSED:
+            out += _requester(ticket, Notification.TICKET_CLOSED)
+        elif event.old in {Status.RESOLVED, Status.CLOSED} and event.new in {
+            Status.OPEN,
+            Status.IN_PROGRESS,
+        }:
+            to_users(Notification.REOPENED, _handlers(ticket))
+    elif kind == "priority" and event.new == Priority.URGENT:
+        team = team_agents(ticket)
+        if ticket.assigned_to_id is not None and _is_staff(ticket.assigned_to):
+            team = [ticket.assigned_to, *[u for u in team if u.pk != ticket.assigned_to_id]]
+        to_users(Notification.URGENT, team)
+    return out
+
+
+def _filter(planned: list[Planned], event: TicketChanged) -> list[Planned]:
+    """Drop the actor, duplicates, switched-off events, opt-outs, bouncing
+    addresses and (for agent notices) anyone who is not staff."""
+    if not planned:
+        return []
+    disabled = set(
+        NotificationSetting.objects.filter(enabled=False).values_list("event", flat=True)
+    )
+    emails = {p.email.lower() for p in planned}
+    bouncing = set(
+        BouncingAddress.objects.filter(email__in=list(emails)).values_list("email", flat=True)
+    )
+    user_ids = [p.user.pk for p in planned if p.user is not None]
+    opted_out = set(
+        NotificationOptOut.objects.filter(user_id__in=user_ids).values_list("user_id", "event")
+    )
+    actor_email = (getattr(event.actor, "email", "") or "").lower()
+    seen: set[str] = set()
+    kept: list[Planned] = []
+    for p in planned:
+        email = p.email.lower()
+        if p.name in disabled or email in bouncing or email in seen:
+            continue
+        if email == actor_email and (
+            p.name in AGENT_NOTIFICATIONS or p.name == Notification.AGENT_REPLY
+        ):
+            continue  # nobody needs a mail about what they just did
+        if p.name in AGENT_NOTIFICATIONS and (
+            not _is_staff(p.user) or (p.user.pk, p.name) in opted_out
+        ):
+            continue
+        seen.add(email)
+        kept.append(p)
+    return kept
+
+
+def thread_ids(ticket: Ticket) -> list[str]:
+    """The thread's Message-IDs, oldest first: the customer's first mail,
+    their replies and every mail we sent, so any client can nest the next."""
+    ids = list(
+        MailId.objects.filter(ticket=ticket)
+        .order_by("created_at", "id")
+        .values_list("message_id", flat=True)
+    )
+    if len(ids) > MAX_REFERENCES:
+        ids = [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
+    return ids
+
+
+def _from_name(name: str, event: TicketChanged) -> str:
+    base = support_name()
+    author = event.message.author if event.message is not None else None
+    if name in {Notification.AGENT_REPLY, Notification.CUSTOMER_REPLY, Notification.NOTE_ADDED}:
+        # "Ana via Support": the person's name, never their address.
+        who = _display(author)
+        if who:
+            return f"{who} via {base}"
+    return base
+
+
+def _dedupe_key(name: str, ticket: Ticket, anchor: str, email: str) -> str:
+    digest = hashlib.sha256(email.lower().encode()).hexdigest()[:20]
+    return f"mail:{name}:{ticket.pk}:{anchor}:{digest}"
+
+
+def on_ticket_changed(event: TicketChanged) -> None:
+    message = event.message
+    if event.extra.get("quiet") or (message is not None and message.is_quiet):
+        return  # auto-replies and bookkeeping entries notify nobody
+    planned = _filter(plan(event), event)
+    if not planned:
+        return
+    ticket = event.ticket
+    references = thread_ids(ticket)
+    anchor = str(message.pk) if message is not None else uuid.uuid4().hex[:16]
+    items: list[OutboxItem] = []
+    for p in planned:
+        message_id = new_message_id()
+        headers = {"Message-ID": message_id, "X-Auto-Response-Suppress": "All"}
+        if references:
+            headers["References"] = format_references(references)
+            headers["In-Reply-To"] = f"<{bare_id(references[-1])}>"
+        if p.name in AUTO_REPLIED:
+            headers["Auto-Submitted"] = "auto-replied"
+        elif p.name not in HUMAN_WRITTEN:
+            headers["Auto-Submitted"] = "auto-generated"
+        user = p.user
+        items.append(
+            OutboxItem(
+                kind=OutboxItem.Kind.EMAIL,
+                event=p.name,
+                recipient=p.email,
+                message_id=bare_id(message_id),
+                ticket=ticket,
+                dedupe_key=_dedupe_key(p.name, ticket, anchor, p.email),
+                payload={
+                    "template": p.name,
+                    "to": p.email,
+                    "to_name": p.display_name,
+                    "user_id": user.pk if user is not None else None,
+                    "language": getattr(user, "language", "") or settings.LANGUAGE_CODE,
+                    "is_staff": _is_staff(user),
+                    "ticket_id": ticket.pk,
+                    "message_pk": message.pk if isinstance(message, Message) else None,
+                    "actor_id": getattr(event.actor, "pk", None),
+                    "old": event.old,
+                    "new": event.new,
+                    "from_name": _from_name(p.name, event),
+                    "from_email": support_address(),
+                    "reply_to": reply_address(ticket.pk, user.pk)
+                    if user is not None
+                    else settings.HELPDESK_SUPPORT_ADDRESS,
+                    "headers": headers,
+                },
+            )
+        )
+    created = outbox_add(items)
+    for item in created:
+        # Replies quote these Message-IDs; the gateway threads them back here.
+        mail_id_record(ticket=ticket, message_id=item.message_id, message=message, outbound=True)

@@ -1,0 +1,225 @@
+"""Who hears what, in which language, with which links and headers — checked
+on mails a real SMTP server (aiosmtpd) received."""
+
+from __future__ import annotations
+
+import re
+from email.message import EmailMessage
+from email.utils import parseaddr
+from typing import Any
+
+from django.test import override_settings
+
+from helpdesk.accounts import user_create
+from helpdesk.feedback import parse_feedback_token
+from helpdesk.roles import Role
+from outbound.delivery import deliver_due
+from outbound.models import (
+    BouncingAddress,
+    Notification,
+    NotificationOptOut,
+    NotificationSetting,
+    OutboxItem,
+)
+from outbound.tokens import parse_reply_address
+from tickets import services
+from tickets.models import MailId
+from tickets.states import Priority, Status
+
+from .conftest import PASSWORD, SMTPCapture
+
+
+def send_all() -> None:
+    deliver_due()
+
+
+def by_rcpt(server: SMTPCapture) -> dict[str, list[EmailMessage]]:
+    out: dict[str, list[EmailMessage]] = {}
+    for _sender, rcpts, msg, _raw in server.messages:
+        for rcpt in rcpts:
+            out.setdefault(rcpt, []).append(msg)
+    return out
+
+
+def text(msg: EmailMessage) -> str:
+    return msg.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
+
+
+def html(msg: EmailMessage) -> str:
+    return msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+
+def test_it_confirms_to_the_customer_and_tells_the_team(
+    smtp_server: SMTPCapture, customer: Any, agent: Any, english_agent: Any, category: Any
+) -> None:
+    away = user_create(
+        email="zeca@support.example", full_name="Zeca", role=Role.AGENT, password=PASSWORD
+    )
+    away.is_available = False
+    away.save()
+    category.default_team.members.add(away)
+
+    ticket = services.ticket_create(
+        requester=customer, subject="Impressora parou", body="Não imprime nada.", category=category
+    )
+    send_all()
+    mails = by_rcpt(smtp_server)
+    assert set(mails) == {customer.email, agent.email, english_agent.email}
+
+    [confirmation] = mails[customer.email]
+    assert confirmation["Subject"] == f"[{ticket.reference}] Impressora parou"
+    assert "Recebemos sua solicitação" in text(confirmation)  # pt-BR customer
+    assert "Recebemos sua solicitação" in html(confirmation)
+    assert confirmation["Auto-Submitted"] == "auto-replied"
+    assert confirmation["X-Auto-Response-Suppress"] == "All"
+    assert parseaddr(confirmation["From"]) == ("Support", "support@example.com")
+    assert parse_reply_address(confirmation["Reply-To"]) == (ticket.pk, customer.pk)
+    assert f"http://127.0.0.1:8000/tickets/{ticket.reference}/" in text(confirmation)
+    assert f'href="http://127.0.0.1:8000/tickets/{ticket.reference}/"' in html(confirmation)
+
+    [notice] = mails[english_agent.email]
+    assert notice["Subject"] == f"[{ticket.reference}] Impressora parou"
+    assert f"New ticket {ticket.reference} from Carla Cliente" in text(notice)
+    assert "Não imprime nada." in text(notice)
+    assert notice["Auto-Submitted"] == "auto-generated"
+    assert parse_reply_address(notice["Reply-To"]) == (ticket.pk, english_agent.pk)
+    assert "Novo ticket" in text(mails[agent.email][0])  # Ana reads Portuguese
+
+    # Every outgoing Message-ID is in the thread map, so replies come back.
+    for msg in smtp_server.mails():
+        assert MailId.objects.get(message_id=msg["Message-ID"].strip("<>")).outbound
+        assert msg["Message-ID"].endswith("@example.com>")
+
+
+def test_an_agent_reply_goes_to_requester_and_ccs_as_the_agent_via_support(
+    smtp_server: SMTPCapture, ticket: Any, english_agent: Any, customer: Any
+) -> None:
+    services.ticket_cc_add(ticket=ticket, email="chefe@cliente.com.br", name="Chefe")
+    smtp_server.messages.clear()
+    OutboxItem.objects.all().delete()
+    services.ticket_reply_add(ticket=ticket, author=english_agent, body="Please restart it.")
+    send_all()
+    mails = by_rcpt(smtp_server)
+    assert set(mails) == {customer.email, "chefe@cliente.com.br"}
+    [reply] = mails[customer.email]
+    assert reply["Subject"] == f"Re: [{ticket.reference}] {ticket.subject}"
+    assert parseaddr(reply["From"]) == ("Bob Agent via Support", "support@example.com")
+    assert "Please restart it." in text(reply) and "Please restart it." in html(reply)
+    assert "Bob\nSupport team" in text(reply)  # the agent's signature
+    assert reply["Auto-Submitted"] is None  # written by a person
+    assert english_agent.email not in smtp_server.messages[0][3].decode()
+    [cc_mail] = mails["chefe@cliente.com.br"]
+    assert cc_mail["Reply-To"] == "support@example.com"  # no account: the plain address
+
+
+def test_internal_notes_reach_only_staff(
+    smtp_server: SMTPCapture, ticket: Any, agent: Any, english_agent: Any, customer: Any
+) -> None:
+    services.ticket_assign(ticket=ticket, assignee=english_agent, actor=agent)
+    OutboxItem.objects.all().delete()
+    smtp_server.messages.clear()
+    services.ticket_reply_add(ticket=ticket, author=agent, body="Secret: VIP", internal=True)
+    send_all()
+    mails = by_rcpt(smtp_server)
+    assert set(mails) == {english_agent.email}
+    assert "Secret: VIP" in text(mails[english_agent.email][0])
+    assert "internal note" in text(mails[english_agent.email][0])
+
+
+def test_a_customer_reply_goes_to_the_assignee_only(
+    smtp_server: SMTPCapture, ticket: Any, agent: Any, english_agent: Any, customer: Any
+) -> None:
+    services.ticket_assign(ticket=ticket, assignee=english_agent, actor=agent)
+    send_all()
+    assert [m["Subject"] for m in by_rcpt(smtp_server)[english_agent.email]] == [
+        f"[{ticket.reference}] {ticket.subject}"  # the "assigned to you" notice
+    ]
+    assert "assigned ticket" in text(by_rcpt(smtp_server)[english_agent.email][0])
+    smtp_server.messages.clear()
+    services.ticket_reply_add(ticket=ticket, author=customer, body="Still broken")
+    send_all()
+    mails = by_rcpt(smtp_server)
+    assert set(mails) == {english_agent.email}
+    assert parseaddr(mails[english_agent.email][0]["From"])[0] == "Carla Cliente via Support"
+    assert "Still broken" in text(mails[english_agent.email][0])
+
+
+def test_resolution_asks_to_confirm_or_reopen_and_closing_sends_a_survey(
+    smtp_server: SMTPCapture, ticket: Any, agent: Any, customer: Any
+) -> None:
+    send_all()
+    smtp_server.messages.clear()
+    services.ticket_transition(ticket=ticket, to=Status.RESOLVED, actor=agent)
+    send_all()
+    [resolved] = by_rcpt(smtp_server)[customer.email]
+    links = re.findall(r'href="(http://127\.0\.0\.1:8000/feedback/[^"]+)"', html(resolved))
+    actions = {parse_feedback_token(link.rstrip("/").rsplit("/", 1)[1]) for link in links}
+    assert actions == {(ticket.pk, customer.pk, "confirm"), (ticket.pk, customer.pk, "reopen")}
+    assert "resolvido" in text(resolved)
+
+    smtp_server.messages.clear()
+    services.ticket_transition(ticket=ticket, to=Status.CLOSED, actor=customer)
+    send_all()
+    [closed] = by_rcpt(smtp_server)[customer.email]
+    links = re.findall(r"http://127\.0\.0\.1:8000/feedback/(\S+?)/", text(closed))
+    assert (ticket.pk, customer.pk, "rate") in {parse_feedback_token(t) for t in links}
+
+
+def test_urgent_priority_and_reopening_reach_the_team_and_assignee(
+    smtp_server: SMTPCapture,
+    ticket: Any,
+    agent: Any,
+    english_agent: Any,
+    manager: Any,
+    customer: Any,
+) -> None:
+    services.ticket_assign(ticket=ticket, assignee=english_agent, actor=manager)
+    send_all()
+    smtp_server.messages.clear()
+    services.ticket_priority_set(ticket=ticket, priority=Priority.URGENT, actor=manager)
+    send_all()
+    assert set(by_rcpt(smtp_server)) == {agent.email, english_agent.email}
+    assert "urgent" in text(by_rcpt(smtp_server)[english_agent.email][0])
+
+    services.ticket_transition(ticket=ticket, to=Status.RESOLVED, actor=english_agent)
+    send_all()
+    smtp_server.messages.clear()
+    services.ticket_transition(ticket=ticket, to=Status.OPEN, actor=customer)
+    send_all()
+    mails = by_rcpt(smtp_server)
+    assert set(mails) == {english_agent.email}
+    assert "reopened" in text(mails[english_agent.email][0])
+
+
+def test_quiet_entries_notify_nobody(smtp_server: SMTPCapture, ticket: Any, customer: Any) -> None:
+    before = OutboxItem.objects.count()
+    services.ticket_reply_add(ticket=ticket, author=customer, body="I am away", is_quiet=True)
+    assert OutboxItem.objects.count() == before
+
+
+def test_switches_opt_outs_and_bouncing_addresses_are_honoured(
+    smtp_server: SMTPCapture, customer: Any, agent: Any, english_agent: Any, category: Any
+) -> None:
+    NotificationSetting.objects.create(event=Notification.TICKET_CREATED, enabled=False)
+    NotificationOptOut.objects.create(user=agent, event=Notification.NEW_TICKET)
+    services.ticket_create(requester=customer, subject="A", body="b", category=category)
+    assert list(OutboxItem.objects.values_list("recipient", flat=True)) == [english_agent.email]
+
+    # Bouncing at enqueue time: not queued; bouncing by delivery time: skipped.
+    BouncingAddress.objects.create(email=english_agent.email)
+    services.ticket_create(requester=customer, subject="B", body="b", category=category)
+    assert OutboxItem.objects.count() == 1
+    item = OutboxItem.objects.get()
+    send_all()
+    item.refresh_from_db()
+    assert item.status == OutboxItem.Status.SKIPPED
+    assert smtp_server.messages == []
+
+
+@override_settings(HELPDESK_SUPPORT_NAME="Acme Help")
+def test_it_uses_the_configured_sender_name(
+    smtp_server: SMTPCapture, customer: Any, category: Any
+) -> None:
+    services.ticket_create(requester=customer, subject="x", body="y", category=category)
+    send_all()
+    assert parseaddr(smtp_server.mails()[0]["From"]) == ("Acme Help", "support@example.com")
