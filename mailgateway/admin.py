@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +23,21 @@ from mailgateway import store
 from mailgateway.errors import InboundError
 from mailgateway.ingest import reprocess
 from mailgateway.models import InboundMessage
+from tickets import services
+from tickets.models import Ticket
+
+
+class MoveForm(forms.Form):
+    reference = forms.CharField(label=_("Ticket reference"), max_length=20)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        reference = str(data.get("reference", "")).strip().upper()
+        ticket = Ticket.objects.filter(reference=reference).first()
+        if ticket is None:
+            raise forms.ValidationError(_("No ticket %(ref)s.") % {"ref": reference})
+        data["ticket"] = ticket
+        return data
 
 
 @admin.register(InboundMessage)
@@ -39,7 +56,7 @@ class InboundMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("message_id", "from_address", "subject", "sha256")
     list_select_related = ("ticket",)
     date_hierarchy = "received_at"
-    actions = ("reprocess_selected", "discard_selected")
+    actions = ("reprocess_selected", "discard_selected", "split_selected", "move_to_ticket")
     readonly_fields = (
         "door",
         "mailbox",
@@ -141,6 +158,38 @@ class InboundMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             request,
             ngettext("%(count)d mail discarded.", "%(count)d mails discarded.", count)
             % {"count": count},
+        )
+
+    @admin.action(description=_("Split into a new ticket"))
+    def split_selected(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> None:
+        done = []
+        for row in queryset.exclude(entry=None).select_related("entry"):
+            try:
+                assert row.entry is not None
+                ticket = services.message_split(message=row.entry, actor=request.user)
+            except PermissionDenied:
+                self.message_user(request, _("Only staff can do this."), messages.ERROR)
+                return
+            done.append(ticket.reference)
+        self.message_user(request, _("New tickets: %(refs)s") % {"refs": ", ".join(done) or "-"})
+
+    @admin.action(description=_("Move to another ticket…"))
+    def move_to_ticket(
+        self, request: HttpRequest, queryset: QuerySet[InboundMessage]
+    ) -> HttpResponse | None:
+        rows = list(queryset.exclude(entry=None).select_related("entry", "ticket"))
+        form = MoveForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            target = form.cleaned_data["ticket"]
+            for row in rows:
+                assert row.entry is not None
+                services.message_move(message=row.entry, to_ticket=target, actor=request.user)
+            self.message_user(request, _("Moved to %(ref)s.") % {"ref": target.reference})
+            return None
+        return TemplateResponse(
+            request,
+            "admin/mailgateway/inboundmessage/move.html",
+            {**self.admin_site.each_context(request), "rows": rows, "form": form},
         )
 
     def has_reprocess_permission(self, request: HttpRequest) -> bool:

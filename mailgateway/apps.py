@@ -11,3 +11,8 @@ class MailgatewayConfig(AppConfig):
         from mailgateway.health import quarantine_probe
 
         health.register("quarantine", quarantine_probe)
+
+        from mailgateway.ingest import follow_moved_entry
+        from tickets import events
+
+        events.subscribe(follow_moved_entry)

@@ -34,7 +34,7 @@ from mailgateway.quotes import split_quoted
 from mailgateway.sanitize import SanitizeError, html_to_text, sanitize_html
 from mailgateway.staff import apply_commands, parse_commands
 from mailgateway.threads import Verdict, find_thread
-from tickets import services
+from tickets import events, services
 from tickets.models import Message, Source, Ticket
 
 log = logging.getLogger("mailgateway")
@@ -382,6 +382,12 @@ def _reply(row: InboundMessage, mail: InboundEmail, verdict: Verdict) -> IngestR
         row.verdict["commands"] = done
         services.ticket_event_add(ticket=ticket, body="\n".join(done), actor=author)
     return _finish(row, Outcome.REPLIED, ticket, entry)
+
+
+def follow_moved_entry(event: events.TicketChanged) -> None:
+    """Keep an inbound mail pointing at the ticket its entry was moved to."""
+    if event.kind == "moved" and event.message is not None and event.extra.get("direction") == "in":
+        InboundMessage.objects.filter(entry=event.message).update(ticket=event.ticket)
 
 
 def reprocess(row: InboundMessage) -> IngestResult:

@@ -308,6 +308,59 @@ def ticket_event_add(*, ticket: Ticket, body: str, actor: Any = None) -> Message
     )
 
 
+@transaction.atomic
+def message_move(*, message: Message, to_ticket: Ticket, actor: Any) -> Message:
+    """Move a thread entry (a mail threaded to the wrong ticket) with its files
+    and Message-IDs to another ticket; staff only, audited on both tickets."""
+    _staff_change(message.ticket, actor)
+    _staff_change(to_ticket, actor)
+    source = message.ticket
+    if source.pk == to_ticket.pk:
+        return message
+    # Lock in id order so two opposite moves cannot deadlock.
+    for ticket in sorted((source, to_ticket), key=lambda t: t.pk):
+        _locked(ticket)
+    message.ticket = to_ticket
+    message.save(update_fields=["ticket"])
+    Attachment.objects.filter(message=message).update(ticket=to_ticket)
+    MailId.objects.filter(entry=message).update(ticket=to_ticket)
+    key = normalize_message_id(message.message_id)
+    if key:
+        MailId.objects.filter(message_id=key).update(ticket=to_ticket, entry=message)
+    source.save(update_fields=["updated_at"])
+    to_ticket.save(update_fields=["updated_at"])
+    _audit(source, TicketEvent.Kind.MOVED, actor, old=source.reference, new=to_ticket.reference,
+           message=message, direction="out")  # fmt: skip
+    _audit(to_ticket, TicketEvent.Kind.MOVED, actor, old=source.reference,
+           new=to_ticket.reference, message=message, direction="in")  # fmt: skip
+    return message
+
+
+@transaction.atomic
+def message_split(*, message: Message, actor: Any) -> Ticket:
+    """Open a new ticket, linked to the old one, from one thread entry; staff only."""
+    _staff_change(message.ticket, actor)
+    source = message.ticket
+    author: Any = message.author
+    requester: Any = (
+        author if _is_user(author) and not access.is_staff(author) else source.created_by
+    )
+    ticket = Ticket.objects.create(
+        reference=next_reference(timezone.now().year),
+        subject=source.subject,
+        priority=source.priority,
+        category=source.category,
+        team=source.team,
+        created_by=requester,
+        source=message.source or source.source,
+        linked_to=source,
+    )
+    _audit(ticket, TicketEvent.Kind.CREATED, actor, new=ticket.reference, message=message,
+           split_from=source.reference)  # fmt: skip
+    message_move(message=message, to_ticket=ticket, actor=actor)
+    return ticket
+
+
 def normalize_message_id(message_id: str) -> str:
     return message_id.strip().strip("<>").strip()
 
