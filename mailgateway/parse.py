@@ -107,9 +107,7 @@ def _decode_header(value: Any, *, limit: int = MAX_HEADER_CHARS) -> str:
     """A header value as text: RFC 2047 words decoded, raw 8-bit tolerated."""
     if value is None:
         return ""
-    if isinstance(value, email.header.Header):
-        value = str(value)
-    raw = str(value)[:limit]
+    raw = _unescape_surrogates(str(value)[:limit])
     try:
         chunks = email.header.decode_header(raw)
     except Exception:
@@ -242,12 +240,18 @@ def _addresses(values: Iterable[Any]) -> tuple[Address, ...]:
     return tuple(out)
 
 
-def _all(msg: StdMessage, name: str) -> list[Any]:
-    return list(msg.get_all(name) or [])
+def _header_index(msg: StdMessage) -> dict[str, list[str]]:
+    """Lower-cased name -> raw values, built once. Raw (not msg.get) because
+    compat32 turns an 8-bit header into a Header object whose str() has
+    already replaced every non-ASCII byte with U+FFFD."""
+    index: dict[str, list[str]] = {}
+    for name, value in msg.raw_items():
+        index.setdefault(name.lower(), []).append(str(value))
+    return index
 
 
-def _date(msg: StdMessage) -> datetime | None:
-    value = msg.get("date")
+def _date(values: list[str]) -> datetime | None:
+    value = values[0] if values else ""
     if not value:
         return None
     try:
@@ -357,6 +361,15 @@ def parse_email(raw: bytes) -> InboundEmail:
     if "CharsetDecodeDefect" in (parser.defects_categories or set()):
         plain, html = _bodies_stdlib(msg)
 
+    index = _header_index(msg)
+
+    def _all(_msg: StdMessage, name: str) -> list[str]:
+        return index.get(name, [])
+
+    def first(name: str) -> str:
+        values = index.get(name)
+        return values[0] if values else ""
+
     headers: dict[str, tuple[str, ...]] = {}
     for name in KEPT_HEADERS:
         values = _all(msg, name)
@@ -370,21 +383,21 @@ def parse_email(raw: bytes) -> InboundEmail:
     for name in ("delivered-to", "x-original-to", "envelope-to"):
         delivered += [a.email for a in _addresses(_all(msg, name))]
 
-    in_reply_to = message_ids(str(msg.get("in-reply-to") or "")[:MAX_HEADER_CHARS])
-    references = message_ids(str(msg.get("references") or "")[:MAX_HEADER_CHARS])[-MAX_REFERENCES:]
+    in_reply_to = message_ids(first("in-reply-to")[:MAX_HEADER_CHARS])
+    references = message_ids(first("references")[:MAX_HEADER_CHARS])[-MAX_REFERENCES:]
     from_ = _addresses(_all(msg, "from")[:1])
     content_type = msg.get_content_type()
     return InboundEmail(
-        subject=clean_text(_decode_header(msg.get("subject")), single_line=True)[:1000],
+        subject=clean_text(_decode_header(first("subject")), single_line=True)[:1000],
         from_=from_[0] if from_ else None,
         reply_to=_addresses(_all(msg, "reply-to")),
         to=_addresses(_all(msg, "to")),
         cc=_addresses(_all(msg, "cc")),
         delivered_to=tuple(dict.fromkeys(delivered)),
-        message_id=clean_text(normalize_message_id(str(msg.get("message-id") or ""))),
+        message_id=clean_text(normalize_message_id(first("message-id"))),
         in_reply_to=in_reply_to[:MAX_REFERENCES],
         references=references,
-        date=_date(msg),
+        date=_date(_all(msg, "date")),
         text=clean_text("\n".join(plain)),
         html=clean_text("\n".join(html)),
         attachments=tuple(_attachment(item) for item in parser.attachments or []),
