@@ -10,7 +10,9 @@
     try {
       var doc = frame.contentDocument;
       if (doc && doc.body) {
-        frame.style.height = Math.min(Math.max(doc.documentElement.scrollHeight, 48) + 8, 1600) + "px";
+        // The body's own height: the document element is at least as tall as the frame.
+        var content = Math.max(doc.body.scrollHeight, doc.body.offsetHeight);
+        frame.style.height = Math.min(Math.max(content, 32) + 32, 1600) + "px";
       }
     } catch (e) { /* a frame we cannot read keeps its CSS height */ }
   }
@@ -22,6 +24,17 @@
   }
   document.addEventListener("DOMContentLoaded", function () { fitFrames(document); });
   document.addEventListener("htmx:afterSettle", function (event) { fitFrames(event.detail.elt || document); });
+
+  // Keep bookmarkable list URLs short: drop empty filter fields from GETs.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var data = event.detail.formData;
+    if (event.detail.verb !== "get" || !data) { return; }
+    var empty = [];
+    data.forEach(function (value, key) {
+      if (value === "" && data.getAll(key).every(function (v) { return v === ""; })) { empty.push(key); }
+    });
+    empty.forEach(function (key) { data.delete(key); });
+  });
 
   document.addEventListener("htmx:afterSwap", function (event) {
     if (document.activeElement === document.body && event.detail.target) {

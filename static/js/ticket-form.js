@@ -6,7 +6,7 @@
   "use strict";
 
   function fmt(template, values) {
-    return String(template || "").replace(/%\((\w+)\)s/g, function (_, key) {
+    return String(template || "").replace(/\{(\w+)\}/g, function (_, key) {
       return values[key] !== undefined ? values[key] : "";
     });
   }

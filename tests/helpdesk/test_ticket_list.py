@@ -230,3 +230,22 @@ def test_saved_views(
     assert manager_client.post(f"/tickets/views/{view.pk}/delete/").status_code == 404
     agent_client.post(f"/tickets/views/{view.pk}/delete/")
     assert not SavedView.objects.filter(pk=view.pk).exists()
+
+
+def test_query_count_is_the_same_for_10_and_100_rows(
+    customer: Any, agent: Any, agent_client: Client, category: Category
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            agent_client.get("/tickets/?per_page=100&sort=team")
+        return len(ctx.captured_queries)
+
+    for t in make_tickets(customer, 10, category=category):
+        Ticket.objects.filter(pk=t.pk).update(assigned_to=agent)
+    ten = count()
+    for t in make_tickets(customer, 90, category=category):
+        Ticket.objects.filter(pk=t.pk).update(assigned_to=agent)
+    assert count() == ten
