@@ -47,7 +47,7 @@ def test_it_orders_messages_and_events_in_time(
     assert (
         page.index("Public answer")
         < page.index("SECRET-NOTE")
-        < page.index("changed the status")
+        < page.index("mudou o status")
         < page.index("LATER-REPLY")
     )
 
@@ -125,7 +125,7 @@ def test_reply_with_illegal_status_shows_the_error(
         f"/tickets/{ticket.reference}/reply/", {"body": "x", "set_status": "resolved"}
     )
     assert response.status_code == 400
-    assert "cannot move" in response.content.decode()
+    assert "não pode passar de Fechado para Resolvido" in response.content.decode()
 
 
 def test_reply_requires_a_body(ticket: Ticket, customer_client: Client) -> None:
@@ -185,7 +185,7 @@ def test_property_edit_reports_an_illegal_transition(
         _props(ticket, status="resolved", priority="low"),
         HTTP_HX_REQUEST="true",
     )
-    assert "cannot move" in response.content.decode()
+    assert "não pode passar de Fechado para Resolvido" in response.content.decode()
     ticket.refresh_from_db()
     # All or nothing: the priority change was rolled back with the status.
     assert ticket.status == Status.CLOSED and ticket.priority == "medium"

@@ -177,8 +177,8 @@ def test_bulk_actions_report_per_ticket_errors(
     )
     assert response.redirect_chain[0][0] == "/tickets/?status=open"
     page = response.content.decode()
-    assert f"{c.reference}: cannot move" in page
-    assert "1 ticket(s) not found." in page
+    assert f"{c.reference}: não pode passar de Fechado para Resolvido" in page
+    assert "1 ticket(s) não encontrado(s)." in page
     statuses = dict(Ticket.objects.values_list("reference", "status"))
     assert (
         statuses[a.reference] == statuses[b.reference] == "resolved"
