@@ -55,6 +55,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # ESP inbound webhooks: a mail that could not be stored answers 503, never 4xx.
+    "mailgateway.esp.TransientFailureMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -206,6 +208,8 @@ HELPDESK_BASE_URL = env("HELPDESK_BASE_URL", "http://127.0.0.1:8000").rstrip("/"
 HELPDESK_SMTP_HOST = env("HELPDESK_SMTP_HOST", "127.0.0.1")
 HELPDESK_SMTP_PORT = envint("HELPDESK_SMTP_PORT", 2525)
 HELPDESK_IMAP_URL = env("HELPDESK_IMAP_URL")
+# /healthz reports a mailbox unhealthy when no poll succeeded for this long.
+HELPDESK_IMAP_STALE_MINUTES = envint("HELPDESK_IMAP_STALE_MINUTES", 30)
 HELPDESK_MAX_ATTACHMENT_MB = envint("HELPDESK_MAX_ATTACHMENT_MB", 20)
 # Upload types for the web forms: a blocked list (always applied) and an
 # optional allowed list (when set, only those extensions are accepted).

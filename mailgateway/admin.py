@@ -195,3 +195,6 @@ class InboundMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_reprocess_permission(self, request: HttpRequest) -> bool:
         user: Any = request.user
         return bool(user.has_perm("mailgateway.reprocess_inboundmessage"))
+
+
+from mailgateway import mailbox_admin  # noqa: E402, F401  (registers the IMAP mailbox admin)

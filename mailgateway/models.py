@@ -103,3 +103,9 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_outcome_display()} {self.message_id or self.sha256[:12]}"
+
+
+# The IMAP poller's models live in their own module (mailgateway.mailboxes).
+from mailgateway.mailboxes import ImapSeen, Mailbox  # noqa: E402
+
+__all__ = ["ImapSeen", "InboundMessage", "Mailbox"]

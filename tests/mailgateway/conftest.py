@@ -3,6 +3,10 @@ mails read as bytes, and a helper that builds small mails."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -10,7 +14,10 @@ from typing import Any
 
 import pytest
 
+from tests.mailgateway.dovecot import Dovecot, OAuthServer, start_dovecot, stop_dovecot
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "email"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -50,3 +57,60 @@ def make_mail(
         msg[name] = value
     msg.set_content(body)
     return msg.as_bytes()
+
+
+# IMAP and ESP doors: a real Dovecot, a local OAuth server, manage.py in a child process.
+
+
+@pytest.fixture(scope="session")
+def oauth_server() -> Iterator[OAuthServer]:
+    oauth = OAuthServer()
+    server = oauth.start()
+    yield oauth
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def dovecot(oauth_server: OAuthServer) -> Iterator[Dovecot]:
+    server = start_dovecot(oauth_server)
+    yield server
+    stop_dovecot(server)
+
+
+def database_url() -> str:
+    """The URL of the database this test process uses (pytest-django's test db)."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def manage(tmp_path: Path) -> Any:
+    """Run manage.py in a child process against this test's database."""
+    from django.conf import settings
+
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "HELPDESK_DATA_DIR": str(tmp_path / "child-data"),
+        "DATABASE_URL": database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,  # so the child can decrypt mailbox secrets
+        "LOG_LEVEL": "WARNING",
+    }
+
+    def popen(*args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    return popen
