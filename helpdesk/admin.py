@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.accounts import user_set_role
-from helpdesk.models import User
+from helpdesk.models import SatisfactionRating, User
 
 
 class UserCreationForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -68,3 +68,11 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
         super().save_related(request, form, formsets, change)
         if not change or "role" in form.changed_data:
             user_set_role(user=form.instance, role=form.instance.role)
+
+
+@admin.register(SatisfactionRating)
+class SatisfactionRatingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("ticket", "score", "user", "created_at")
+    list_filter = ("score",)
+    search_fields = ("ticket__reference", "comment")
+    readonly_fields = ("ticket", "user", "score", "comment", "created_at")

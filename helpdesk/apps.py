@@ -12,6 +12,12 @@ class HelpdeskConfig(AppConfig):
     def ready(self) -> None:
         from helpdesk import checks  # noqa: F401  (registers the system checks)
         from helpdesk.accounts import ensure_role_groups
+        from helpdesk.drafts import clear_sent_draft
+        from helpdesk.notifications import notify_on_ticket_change
+        from tickets import events
+
+        events.subscribe(notify_on_ticket_change)
+        events.subscribe(clear_sent_draft)
 
         def _groups(sender: Any, **kwargs: Any) -> None:
             ensure_role_groups(using=kwargs.get("using", "default"))

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -122,3 +123,142 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- What happens around a ticket in the web panel: notifications, presence,
+# reply drafts and the customer's satisfaction rating. They are the web
+# adapter's own records; none of them changes a ticket.
+
+
+class Notification(models.Model):
+    """One in-app notice for one person, written by a tickets.events subscriber."""
+
+    class Kind(models.TextChoices):
+        NEW_TICKET = "new_ticket", _("New ticket in your team")
+        REPLY = "reply", _("New reply")
+        NOTE = "note", _("New internal note")
+        ASSIGNED = "assigned", _("Assigned to you")
+        MENTION = "mention", _("You were mentioned")
+        STATUS = "status", _("Status changed")
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("recipient"),
+    )
+    ticket = models.ForeignKey(
+        "tickets.Ticket",
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("ticket"),
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    # For status changes: the new status value, shown translated.
+    detail = models.CharField(_("detail"), max_length=64, blank=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at", "-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes: ClassVar = [
+            # The bell counts unread rows per person on every poll.
+            models.Index(fields=["recipient", "read_at"]),
+            models.Index(fields=["recipient", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.recipient_id} on {self.ticket_id}"
+
+
+class TicketPresence(models.Model):
+    """Who had a ticket open a moment ago, so two agents do not answer at once.
+
+    A table rather than the cache: the default cache is per process, and the
+    web runs several processes that must all see the same heartbeats.
+    """
+
+    class State(models.TextChoices):
+        VIEWING = "viewing", _("viewing")
+        REPLYING = "replying", _("replying")
+
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="presences")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.VIEWING)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["ticket", "user"], name="presence_one_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.state} {self.ticket_id}"
+
+
+class ReplyDraft(models.Model):
+    """An unsent reply or note, kept on the server per person and ticket."""
+
+    class Kind(models.TextChoices):
+        REPLY = "reply", _("Reply")
+        NOTE = "note", _("Internal note")
+
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.REPLY)
+    body = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["user", "ticket", "kind"], name="draft_one_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} draft by {self.user_id} on {self.ticket_id}"
+
+
+class SatisfactionRating(models.Model):
+    """The requester's 1-5 rating of a closed ticket; one per ticket."""
+
+    ticket = models.OneToOneField(
+        "tickets.Ticket",
+        on_delete=models.CASCADE,
+        related_name="satisfaction",
+        verbose_name=_("ticket"),
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("rated by"),
+    )
+    score = models.PositiveSmallIntegerField(
+        _("score"), validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.TextField(_("comment"), blank=True, max_length=2000)
+    created_at = models.DateTimeField(_("rated"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+        verbose_name = _("satisfaction rating")
+        verbose_name_plural = _("satisfaction ratings")
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(score__gte=1, score__lte=5), name="rating_score_1_to_5"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}: {self.score}"

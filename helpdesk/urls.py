@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from helpdesk.views import (
     accounts,
@@ -32,5 +32,6 @@ urlpatterns = [
         name="ticket_properties",
     ),
     path("attachments/<int:pk>/", attachments.attachment_download, name="attachment_download"),
+    path("", include("helpdesk.extras_urls")),
     path("", home.home, name="home"),
 ]

@@ -14,7 +14,7 @@ from django.apps import apps
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from helpdesk.models import SavedView
+from helpdesk.models import Notification, SavedView
 from tests.helpdesk.conftest import client_for
 
 ACTORS = ("anon", "owner", "stranger", "agent", "manager")
@@ -134,6 +134,73 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         {},
         {"anon": LOGIN, "owner": 200, "stranger": 404, "agent": 200, "manager": 200},
     ),
+    # web-extras: notifications, presence, drafts, feedback, language, report.
+    "notification_list": ("GET", "", {}, {"anon": LOGIN, **dict.fromkeys(ACTORS[1:], 200)}),
+    "notification_bell": ("GET", "", {}, {"anon": 204, **dict.fromkeys(ACTORS[1:], 200)}),
+    "notifications_read": ("POST", "", {}, {"anon": LOGIN, **dict.fromkeys(ACTORS[1:], 302)}),
+    "notification_open": (
+        "POST",
+        "notification",
+        {},
+        {"anon": LOGIN, "owner": 302, "stranger": 404, "agent": 404, "manager": 404},
+    ),
+    "ticket_notifications_seen": (
+        "POST",
+        "ticket",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 404, "agent": 200, "manager": 200},
+    ),
+    "ticket_presence": (
+        "POST",
+        "ticket",
+        {"state": "viewing"},
+        {"anon": LOGIN, "owner": 404, "stranger": 404, "agent": 200, "manager": 200},
+    ),
+    "ticket_presence_leave": (
+        "POST",
+        "ticket",
+        {},
+        {"anon": LOGIN, "owner": 404, "stranger": 404, "agent": 204, "manager": 204},
+    ),
+    "ticket_draft": (
+        "GET",
+        "ticket",
+        {},
+        {"anon": LOGIN, "owner": 404, "stranger": 404, "agent": 200, "manager": 200},
+    ),
+    # Only the requester may act; staff get the page back with an explanation.
+    "ticket_confirm": (
+        "POST",
+        "ticket",
+        {},
+        {"anon": LOGIN, "owner": 302, "stranger": 404, "agent": 302, "manager": 302},
+    ),
+    "ticket_reopen": (
+        "POST",
+        "ticket",
+        {"comment": "still broken"},
+        {"anon": LOGIN, "owner": 302, "stranger": 404, "agent": 302, "manager": 302},
+    ),
+    "ticket_rate": (
+        "POST",
+        "ticket",
+        {"score": "5"},
+        {"anon": LOGIN, "owner": 302, "stranger": 404, "agent": 302, "manager": 302},
+    ),
+    # Open to everyone (visitors get a cookie); next= keeps the anon check's
+    # "redirects to the login page" true.
+    "language_set": (
+        "POST",
+        "",
+        {"language": "en", "next": "/accounts/login/"},
+        dict.fromkeys(ACTORS, 302),
+    ),
+    "satisfaction_report": (
+        "GET",
+        "",
+        {},
+        {"anon": LOGIN, "owner": 404, "stranger": 404, "agent": 404, "manager": 200},
+    ),
 }
 # Everything that changes state; each must refuse a POST without a CSRF token.
 POST_ROUTES = {name for name, row in EXPECTED.items() if row[0] == "POST"} | {
@@ -184,6 +251,9 @@ def world(
     public_attachment: Any,
 ) -> dict[str, Any]:
     view = SavedView.objects.create(owner=customer, name="mine", querystring="status=open")
+    notification = Notification.objects.create(
+        recipient=customer, ticket=full_ticket, kind=Notification.Kind.REPLY
+    )
     return {
         "clients": {
             "anon": Client(),
@@ -199,6 +269,7 @@ def world(
             "ticket": {"reference": full_ticket.reference},
             "attachment": {"pk": public_attachment.pk},
             "view": {"pk": view.pk},
+            "notification": {"pk": notification.pk},
         },
         "ref": full_ticket.reference,
     }

@@ -1,0 +1,44 @@
+"""Reply drafts kept on the server while an agent moves around.
+
+Server-side rather than localStorage: a draft follows the agent to another
+browser or device, and nothing about a customer is left behind in a shared
+browser's storage after logging out. A draft is cleared by the same
+transaction that posts the reply or note (a tickets.events subscriber), so a
+sent text never comes back as a draft.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helpdesk.models import ReplyDraft
+from tickets import events
+from tickets.models import Ticket
+
+MAX_DRAFT_CHARS = 100_000
+
+
+def draft_get(*, user: Any, ticket: Ticket, kind: str) -> str:
+    draft = ReplyDraft.objects.filter(user=user, ticket=ticket, kind=kind).first()
+    return draft.body if draft else ""
+
+
+def draft_save(*, user: Any, ticket: Ticket, kind: str, body: str) -> None:
+    """Keep body as the user's draft; an empty body removes the draft."""
+    if kind not in ReplyDraft.Kind.values:
+        raise ValueError(f"Unknown draft kind {kind!r}.")
+    if not body.strip():
+        ReplyDraft.objects.filter(user=user, ticket=ticket, kind=kind).delete()
+        return
+    ReplyDraft.objects.update_or_create(
+        user=user, ticket=ticket, kind=kind, defaults={"body": body[:MAX_DRAFT_CHARS]}
+    )
+
+
+def clear_sent_draft(event: events.TicketChanged) -> None:
+    message = event.message
+    if event.kind not in {"reply", "note"} or message is None or message.author_id is None:
+        return
+    # The ticket page has one box for replies and notes, so whatever was sent
+    # came from the draft of either kind: both go.
+    ReplyDraft.objects.filter(user_id=message.author_id, ticket=event.ticket).delete()

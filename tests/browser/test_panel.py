@@ -1,0 +1,188 @@
+"""The web panel in a real browser: the flows people use every day."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from helpdesk.accounts import user_create
+from helpdesk.models import SatisfactionRating
+from tests.browser.conftest import PageWatch, log_in
+from tests.conftest import PASSWORD
+from tickets import services
+from tickets.models import Category, Ticket
+from tickets.states import Status
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _quick_polling(settings: Any) -> None:
+    # The bell polls every 20 s and presence beats every 15 s in production;
+    # a second keeps the test short without changing what is exercised.
+    settings.HELPDESK_NOTIFICATION_POLL_SECONDS = 1
+    settings.HELPDESK_PRESENCE_SECONDS = 1
+
+
+def no_horizontal_overflow(page: Page) -> bool:
+    return bool(
+        page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    )
+
+
+def test_customer_opens_a_ticket_agent_answers_customer_confirms_and_rates(
+    page: Page,
+    browser: Any,
+    server: str,
+    watch: PageWatch,
+    agent: Any,
+    customer: Any,
+    category: Category,
+    settings: Any,
+) -> None:
+    # --- the customer opens a ticket; the form validates as they type -------
+    log_in(page, server, customer.email)
+    page.goto(f"{server}/tickets/new/")
+    page.locator("#ticket-form button[type='submit']").click()
+    expect(page.locator("[data-field-error='subject']")).not_to_be_empty()
+    expect(page.locator("#id_subject")).to_have_class(re.compile(r"\bis-invalid\b"))
+    assert page.url.endswith("/tickets/new/")  # the browser stopped the submit
+    page.select_option("#id_category", label=category.name)
+    page.fill("#id_subject", "Impressora do financeiro não imprime")
+    page.fill("#id_description", "Desde ontem aparece 'erro de papel' no visor.")
+    page.locator("#ticket-form button[type='submit']").click()
+    page.wait_for_load_state("networkidle")
+    ticket = Ticket.objects.get(subject="Impressora do financeiro não imprime")
+    expect(page.locator("body")).to_contain_text(ticket.reference)
+
+    # --- the agent, in a second browser context, sees the bell and the list --
+    agent_context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="pt-BR")
+    agent_page = agent_context.new_page()
+    agent_watch = PageWatch(origin_host=watch.origin_host)
+    agent_page.on("dialog", agent_watch.on_dialog)
+    agent_page.on("console", agent_watch.on_console)
+    agent_page.on("request", agent_watch.on_request)
+    log_in(agent_page, server, agent.email)
+    expect(agent_page.locator("#notification-bell .notification-count")).to_have_text("1")
+    agent_page.goto(f"{server}/tickets/")
+    agent_page.keyboard.press("?")
+    expect(agent_page.locator("#shortcuts-help")).to_be_visible()
+    agent_page.keyboard.press("Escape")
+    expect(agent_page.locator("#shortcuts-help")).to_be_hidden()
+    agent_page.keyboard.press("j")
+    expect(agent_page.locator("tr.shortcut-active")).to_have_attribute(
+        "data-ticket", ticket.reference
+    )
+    agent_page.keyboard.press("o")
+    agent_page.wait_for_url(f"**/tickets/{ticket.reference}/")
+
+    # Opening the ticket marks its notification read; the bell follows.
+    expect(agent_page.locator("#notification-bell .notification-count")).to_have_count(0)
+
+    # --- presence: a second agent opens the same ticket ----------------------
+    bruno = user_create(
+        email="bruno@support.example", full_name="Bruno Barros", role="agent", password=PASSWORD
+    )
+    bruno_context = browser.new_context()
+    bruno_page = bruno_context.new_page()
+    log_in(bruno_page, server, bruno.email)
+    bruno_page.goto(f"{server}/tickets/{ticket.reference}/")
+    bruno_page.locator("#reply-form textarea[name='body']").click()
+    expect(agent_page.locator("#ticket-presence")).to_contain_text("Bruno")
+    expect(agent_page.locator("[data-presence-state='replying']")).to_be_visible()
+    expect(bruno_page.locator("#ticket-presence")).to_contain_text("Ana")
+
+    # --- status in place (htmx), no reload -----------------------------------
+    agent_page.evaluate("() => { window.__noReload = true; }")
+    agent_page.select_option("#ticket-properties select[name='status']", Status.IN_PROGRESS)
+    expect(agent_page.locator("#ticket-properties [role='status']")).to_be_visible()
+    assert agent_page.evaluate("() => window.__noReload === true")
+    ticket.refresh_from_db()
+    assert ticket.status == Status.IN_PROGRESS
+
+    # --- a draft survives leaving the page -----------------------------------
+    box = agent_page.locator("#reply-form textarea[name='body']")
+    agent_page.keyboard.press("r")
+    expect(box).to_be_focused()
+    box.press_sequentially("Olá Carla, trocamos o cartucho.")
+    agent_page.wait_for_timeout(1200)  # the debounced save (800 ms) has fired
+    agent_page.goto(f"{server}/tickets/")
+    agent_page.goto(f"{server}/tickets/{ticket.reference}/")
+    expect(box).to_have_value("Olá Carla, trocamos o cartucho.")
+
+    # --- reply and set status resolved ---------------------------------------
+    agent_page.select_option("#reply-form select[name='set_status']", Status.RESOLVED)
+    agent_page.locator("#reply-send").click()
+    agent_page.wait_for_load_state("networkidle")
+    expect(agent_page.locator("#thread")).to_contain_text("trocamos o cartucho")
+    expect(box).to_have_value("")  # the draft went with the reply
+
+    # --- the customer's bell updates without a reload ------------------------
+    page.goto(f"{server}/")
+    page.evaluate("() => { window.__noReload = true; }")
+    expect(page.locator("#notification-bell .notification-count")).to_have_text(
+        re.compile(r"[1-9]")
+    )
+    assert page.evaluate("() => window.__noReload === true")
+
+    # --- customer: "Was this solved?" -> confirm, then rate ------------------
+    page.goto(f"{server}/tickets/{ticket.reference}/")
+    expect(page.locator(".resolution-box")).to_be_visible()
+    expect(page.locator("#ticket-presence")).to_have_count(0)  # never for customers
+    page.locator(".resolution-box button.btn-success").click()
+    page.wait_for_load_state("networkidle")
+    ticket.refresh_from_db()
+    assert ticket.status == Status.CLOSED
+    page.locator("label[for='score-5']").click()
+    page.fill("#rating-comment", "Resolveram rapidinho, obrigada!")
+    page.locator(".rating-box button[type='submit']").click()
+    page.wait_for_load_state("networkidle")
+    rating = SatisfactionRating.objects.get(ticket=ticket)
+    assert (rating.score, rating.comment) == (5, "Resolveram rapidinho, obrigada!")
+
+    # The agent sees the rating on the ticket.
+    agent_page.reload()
+    expect(agent_page.locator(".rating-score")).to_contain_text("5")
+
+    for w in (watch, agent_watch):
+        assert w.dialogs == [] and w.csp_violations == [] and w.foreign_requests == []
+    for context in (agent_context, bruno_context):
+        context.close()
+
+
+def test_signed_feedback_link_works_without_logging_in(
+    page: Page, server: str, watch: PageWatch, agent: Any, customer: Any, ticket: Ticket
+) -> None:
+    from helpdesk.feedback import feedback_path
+
+    services.ticket_transition(ticket=ticket, to=Status.RESOLVED, actor=agent)
+    page.goto(server + feedback_path(ticket_id=ticket.pk, user_id=customer.pk, action="reopen"))
+    ticket.refresh_from_db()
+    assert ticket.status == Status.RESOLVED  # looking at the page changed nothing
+    page.fill("#reopen-comment", "Continua com erro de papel.")
+    page.locator(".reopen-form button[type='submit']").click()
+    expect(page.locator(".alert-success")).to_be_visible()
+    ticket.refresh_from_db()
+    assert ticket.status == Status.OPEN
+    assert watch.dialogs == [] and watch.csp_violations == [] and watch.foreign_requests == []
+
+
+@pytest.mark.parametrize("who", ["agent", "customer"])
+def test_phone_width_has_no_horizontal_overflow(
+    page: Page, server: str, watch: PageWatch, ticket: Ticket, who: str, request: Any
+) -> None:
+    user = request.getfixturevalue(who)
+    page.set_viewport_size({"width": 375, "height": 740})
+    log_in(page, server, user.email)
+    for path in ("/", "/tickets/", f"/tickets/{ticket.reference}/", "/notifications/"):
+        page.goto(server + path)
+        page.wait_for_load_state("networkidle")
+        assert no_horizontal_overflow(page), path
+        expect(page.locator("h1").first).to_be_visible()
+    # The reply box is reachable and usable on the phone.
+    page.goto(f"{server}/tickets/{ticket.reference}/")
+    expect(page.locator("#reply-form textarea[name='body']")).to_be_visible()
+    assert watch.csp_violations == []
