@@ -184,6 +184,7 @@ class EmailTemplateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 class WebhookEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
         label=_("events"),
         choices=WebhookEvent.choices,

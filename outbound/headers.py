@@ -21,8 +21,12 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]
 
 
 def clean_header_text(value: str, max_length: int = 200) -> str:
-    """One line of text: controls and line separators become single spaces."""
-    return " ".join(_UNSAFE.sub(" ", value).split())[:max_length]
+    """One line of text: controls and line separators become single spaces,
+    and a literal RFC 2047 encoded-word opener "=?" is broken up, so text
+    like "=?utf-8?q?Hi=0D=0ABcc:...?=" cannot decode into a line break in a
+    client or in a parser that re-serialises the header."""
+    text = " ".join(_UNSAFE.sub(" ", value).split()).replace("=?", "= ?")
+    return text[:max_length]
 
 
 def format_address(name: str, email: str) -> str:

@@ -182,17 +182,37 @@ def _filter(planned: list[Planned], event: TicketChanged) -> list[Planned]:
     return kept
 
 
-def thread_ids(ticket: Ticket) -> list[str]:
-    """The thread's Message-IDs, oldest first: the customer's first mail,
-    their replies and every mail we sent, so any client can nest the next."""
-    ids = list(
+def thread_ids(ticket: Ticket, emails: list[str]) -> dict[str, list[str]]:
+    """Per recipient, the thread's Message-IDs they know, oldest first: the
+    first mail that opened the ticket, the mails they wrote to it and the
+    mails we sent them. In-Reply-To is the last of these, so the new mail nests
+    under the one before it in that person's own mailbox (Gmail, Outlook,
+    Thunderbird, Apple Mail); References always starts at the root."""
+    rows = list(
         MailId.objects.filter(ticket=ticket)
         .order_by("created_at", "id")
-        .values_list("message_id", flat=True)
+        .values_list("message_id", "outbound", "entry__author__email")
     )
-    if len(ids) > MAX_REFERENCES:
-        ids = [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
-    return ids
+    sent: dict[str, set[str]] = {}
+    for recipient, message_id in OutboxItem.objects.filter(
+        ticket=ticket, kind=OutboxItem.Kind.EMAIL, recipient__in=emails
+    ).values_list("recipient", "message_id"):
+        sent.setdefault(recipient.lower(), set()).add(message_id)
+    root = next((mid for mid, outbound, _author in rows if not outbound), None)
+    known: dict[str, list[str]] = {}
+    for email in emails:
+        mine = sent.get(email.lower(), set())
+        ids = [
+            mid
+            for mid, outbound, author in rows
+            if mid == root
+            or mid in mine
+            or (not outbound and (author or "").lower() == email.lower())
+        ]
+        if len(ids) > MAX_REFERENCES:
+            ids = [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
+        known[email] = ids
+    return known
 
 
 def _from_name(name: str, event: TicketChanged) -> str:
@@ -219,12 +239,13 @@ def on_ticket_changed(event: TicketChanged) -> None:
     if not planned:
         return
     ticket = event.ticket
-    references = thread_ids(ticket)
+    threads = thread_ids(ticket, [p.email for p in planned])
     anchor = str(message.pk) if message is not None else uuid.uuid4().hex[:16]
     items: list[OutboxItem] = []
     for p in planned:
         message_id = new_message_id()
         headers = {"Message-ID": message_id, "X-Auto-Response-Suppress": "All"}
+        references = threads[p.email]
         if references:
             headers["References"] = format_references(references)
             headers["In-Reply-To"] = f"<{bare_id(references[-1])}>"

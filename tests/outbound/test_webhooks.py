@@ -1,0 +1,295 @@
+"""Webhooks against a real local HTTP server: signatures, retries, giving
+up, the Slack format, and the SSRF guard."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from outbound import netguard, webhooks
+from outbound.delivery import deliver_due
+from outbound.models import OutboxItem, WebhookEndpoint, WebhookEvent
+from tickets import services
+from tickets.states import Priority, Status
+
+ALL_EVENTS = list(WebhookEvent.values)
+
+
+def later(minutes: float) -> Any:
+    return timezone.now() + timedelta(minutes=minutes)
+
+
+def hooks() -> Any:
+    return OutboxItem.objects.filter(kind=OutboxItem.Kind.WEBHOOK)
+
+
+@pytest.fixture
+def endpoint(db: Any, http_receiver: Any) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.create(
+        name="ops",
+        url=http_receiver.url,
+        events=ALL_EVENTS,
+        secret="s3cret",
+        allow_private=True,  # the receiver is on 127.0.0.1
+    )
+
+
+def test_it_posts_a_signed_event_the_receiver_can_verify(
+    endpoint: WebhookEndpoint, http_receiver: Any, customer: Any, category: Any, agent: Any
+) -> None:
+    ticket = services.ticket_create(
+        requester=customer, subject="Sem rede", body="x", category=category
+    )
+    deliver_due()
+    [request] = http_receiver.requests
+    body = request.body.decode()
+    ts, sig = request.headers["X-Helpdesk-Timestamp"], request.headers["X-Helpdesk-Signature"]
+    assert webhooks.verify("s3cret", ts, body, sig)
+    assert not webhooks.verify("wrong", ts, body, sig)
+    assert not webhooks.verify("s3cret", ts, body.replace("Sem", "Com"), sig)
+    assert not webhooks.verify("s3cret", str(int(ts) - 3600), body, sig)  # a replay
+    data = json.loads(body)
+    assert (
+        data["event"] == "ticket.created" and request.headers["X-Helpdesk-Event"] == data["event"]
+    )
+    assert {k: data[k] for k in ("reference", "subject", "status", "priority")} == {
+        "reference": ticket.reference,
+        "subject": "Sem rede",
+        "status": "open",
+        "priority": "medium",
+    }
+    assert data["requester"] == {"name": "Carla Cliente", "email": customer.email}
+    assert data["assignee"] is None
+    assert data["url"] == f"http://127.0.0.1:8000/tickets/{ticket.reference}/"
+
+    services.ticket_assign(ticket=ticket, assignee=agent, actor=agent)
+    services.ticket_priority_set(ticket=ticket, priority=Priority.HIGH, actor=agent)
+    services.ticket_reply_add(ticket=ticket, author=agent, body="internal", internal=True)
+    services.ticket_reply_add(ticket=ticket, author=agent, body="public")
+    services.ticket_transition(ticket=ticket, to=Status.RESOLVED, actor=agent)
+    deliver_due()
+    events = [http_receiver.json(i)["event"] for i in range(1, len(http_receiver.requests))]
+    assert events == [
+        "ticket.assigned",
+        "priority.changed",
+        "reply.added",  # the internal note fired nothing
+        "status.changed",
+        "ticket.resolved",
+    ]
+    assert http_receiver.json(1)["assignee"]["email"] == agent.email
+    assert http_receiver.json(4)["old"] == "open" and http_receiver.json(4)["new"] == "resolved"
+
+
+def test_an_endpoint_gets_only_the_events_it_chose(
+    endpoint: WebhookEndpoint, http_receiver: Any, ticket: Any, agent: Any
+) -> None:
+    deliver_due()
+    endpoint.events = [WebhookEvent.TICKET_RESOLVED]
+    endpoint.save()
+    http_receiver.requests.clear()
+    services.ticket_reply_add(ticket=ticket, author=agent, body="hi")
+    services.ticket_transition(ticket=ticket, to=Status.RESOLVED, actor=agent)
+    deliver_due()
+    assert [http_receiver.json(i)["event"] for i in range(len(http_receiver.requests))] == [
+        "ticket.resolved"
+    ]
+
+
+def test_it_retries_on_500_and_gives_up_after_the_limit(
+    endpoint: WebhookEndpoint, http_receiver: Any, ticket: Any, settings: Any
+) -> None:
+    settings.HELPDESK_OUTBOX_MAX_ATTEMPTS = 4
+    http_receiver.default_status = 500
+    for minutes in (0, 2, 5, 10, 30, 60):
+        deliver_due(now=later(minutes))
+    item = hooks().get()
+    assert item.status == OutboxItem.Status.FAILED and item.attempts == 4
+    assert len(http_receiver.requests) == 4
+    assert list(item.deliveries.values_list("status_code", flat=True)) == [500] * 4
+    assert item.last_error == "HTTP 500"
+    # The same event every time, each with a fresh timestamp and signature.
+    assert len({r.body for r in http_receiver.requests}) == 1
+
+
+def test_a_500_then_a_200_delivers_once(
+    endpoint: WebhookEndpoint, http_receiver: Any, ticket: Any
+) -> None:
+    http_receiver.statuses = [500, 503]
+    for minutes in (0, 2, 5):
+        deliver_due(now=later(minutes))
+    assert hooks().get().status == OutboxItem.Status.SENT
+    assert len(http_receiver.requests) == 3
+    deliver_due(now=later(600))
+    assert len(http_receiver.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "final", "attempts"),
+    [
+        (404, "failed", 1),
+        (410, "failed", 1),
+        (429, "pending", 1),
+        (408, "pending", 1),
+        (302, "failed", 1),
+    ],
+)
+def test_client_errors_are_permanent_except_408_and_429(
+    endpoint: WebhookEndpoint,
+    http_receiver: Any,
+    ticket: Any,
+    status: int,
+    final: str,
+    attempts: int,
+) -> None:
+    http_receiver.default_status = status
+    deliver_due()
+    item = hooks().get()
+    assert (item.status, item.attempts) == (final, attempts)
+    assert len(http_receiver.requests) == 1  # a redirect is never followed
+
+
+def test_the_slack_format_posts_readable_text(
+    endpoint: WebhookEndpoint, http_receiver: Any, customer: Any, category: Any
+) -> None:
+    endpoint.format = WebhookEndpoint.Format.SLACK
+    endpoint.save()
+    ticket = services.ticket_create(
+        requester=customer, subject="VPN <caiu> & voltou", body="x", category=category
+    )
+    deliver_due()
+    payload = http_receiver.json(0)
+    assert list(payload) == ["text"]
+    assert payload["text"] == (
+        f"*Ticket criado*: <http://127.0.0.1:8000/tickets/{ticket.reference}/|{ticket.reference}> "
+        "VPN &lt;caiu&gt; &amp; voltou (Aberto, Média) - Carla Cliente"
+    )
+    assert "X-Helpdesk-Signature" in http_receiver.requests[0].headers
+
+
+def test_a_dead_endpoint_does_not_hold_up_other_deliveries(
+    http_receiver: Any, ticket: Any, smtp_server: Any
+) -> None:
+    # A port that accepts connections and never answers: the read times out.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)
+    try:
+        WebhookEndpoint.objects.create(
+            name="dead",
+            url=f"http://127.0.0.1:{silent.getsockname()[1]}/",
+            events=ALL_EVENTS,
+            secret="x",
+            allow_private=True,
+        )
+        WebhookEndpoint.objects.create(
+            name="ok", url=http_receiver.url, events=ALL_EVENTS, secret="x", allow_private=True
+        )
+        services.ticket_transition(ticket=ticket, to=Status.RESOLVED, actor=None)
+        deliver_due()
+    finally:
+        silent.close()
+    dead = hooks().filter(endpoint__name="dead")
+    assert {i.status for i in dead} == {OutboxItem.Status.PENDING}
+    assert all("Timeout" in i.last_error for i in dead)
+    assert {i.status for i in hooks().filter(endpoint__name="ok")} == {OutboxItem.Status.SENT}
+    assert len(http_receiver.requests) == 2  # status.changed and ticket.resolved
+    assert {i.status for i in OutboxItem.objects.filter(kind="email")} == {"sent"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/",
+        "http://localhost:8000/x",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.5/",
+        "http://172.16.3.4/",
+        "http://192.168.1.1/",
+        "http://100.64.1.1/",  # CGNAT
+        "http://0.0.0.0/",
+        "http://2130706433/",  # 127.0.0.1 as a decimal number
+        "http://0x7f000001/",  # ... in hex
+        "http://127.1/",
+        "http://[fd00::1]/",
+        "http://[fe80::1]/",
+        "http://224.0.0.1/",
+    ],
+)
+def test_private_and_loopback_targets_are_refused(url: str) -> None:
+    with pytest.raises(netguard.UnsafeURL):
+        netguard.check_target(url, allow_private=False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/",
+        "file:///etc/passwd",
+        "gopher://x/",
+        "http:///nohost",
+        "javascript:alert(1)",
+    ],
+)
+def test_only_http_and_https_urls_are_allowed(url: str) -> None:
+    with pytest.raises(netguard.UnsafeURL):
+        netguard.check_target(url, allow_private=True)
+
+
+def test_public_addresses_pass_the_check() -> None:
+    assert netguard.resolve("93.184.216.34", 443, allow_private=False) == ["93.184.216.34"]
+    assert netguard.resolve("2606:4700::1111", 443, allow_private=False) == ["2606:4700::1111"]
+
+
+def test_a_refused_target_fails_at_once_and_is_never_contacted(
+    http_receiver: Any, ticket: Any
+) -> None:
+    WebhookEndpoint.objects.create(
+        name="sneaky", url=http_receiver.url, events=ALL_EVENTS, secret="x", allow_private=False
+    )
+    services.ticket_transition(ticket=ticket, to=Status.RESOLVED, actor=None)
+    deliver_due()
+    assert http_receiver.requests == []
+    assert {(i.status, i.attempts) for i in hooks()} == {("failed", 1)}
+    assert all("non-public" in i.last_error for i in hooks())
+
+
+def test_the_pinned_connection_refuses_private_addresses_itself(http_receiver: Any) -> None:
+    # Even if a URL slipped past the pre-check (DNS rebinding), the guarded
+    # session resolves again at connect time and refuses.
+    http = netguard.session(allow_private=False)
+    with pytest.raises(Exception, match="refused"):
+        http.post(http_receiver.url, data=b"{}", timeout=(5, 5), allow_redirects=False)
+    assert http_receiver.requests == []
+
+
+def test_the_admin_form_refuses_private_urls(db: Any) -> None:
+    from outbound.admin import WebhookEndpointForm
+
+    data = {
+        "name": "x",
+        "url": "http://127.0.0.1:9/",
+        "events": ["ticket.created"],
+        "format": "json",
+        "is_active": True,
+    }
+    form = WebhookEndpointForm(data=data)
+    assert not form.is_valid() and "url" in form.errors
+    form = WebhookEndpointForm(data={**data, "allow_private": True})
+    assert form.is_valid(), form.errors
+    form = WebhookEndpointForm(data={**data, "url": "ftp://example.com/"})
+    assert not form.is_valid()
+
+
+def test_quiet_entries_fire_no_webhook(
+    endpoint: WebhookEndpoint, ticket: Any, customer: Any
+) -> None:
+    before = hooks().count()
+    services.ticket_reply_add(ticket=ticket, author=customer, body="auto", is_quiet=True)
+    assert hooks().count() == before
