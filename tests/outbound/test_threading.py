@@ -97,7 +97,7 @@ EVIL = [
     "Hello=0ABcc: victim@example.org",
     "Hello\u2028Bcc: victim@example.org",
     "Hello\u0085Bcc: victim@example.org",
-    "Hello\x00\x0bBcc: victim@example.org",
+    "Hello\x0b\x0c\x1bBcc: victim@example.org",
     "=?utf-8?q?Hi=0D=0ABcc:_victim@example.org?=",
 ]
 
@@ -152,7 +152,7 @@ def test_names_and_subjects_cannot_inject_headers(
 
 
 def test_header_helpers_strip_line_breaks() -> None:
-    assert clean_header_text("a\r\nb\u2028c\u0085d\te") == "a b c d e"
+    assert clean_header_text("a\r\nb\u2028c\u0085d\te\x00f") == "a b c d e f"
     assert format_address("Ana\r\nBcc: x@y.z", "ana@example.com") == (
         '"Ana Bcc: x@y.z" <ana@example.com>'
     )
