@@ -22,12 +22,14 @@ def customer_dashboard(user: Any) -> dict[str, Any]:
     mine = selectors.ticket_list(user=user)
     counts = mine.aggregate(
         open=Count("pk", filter=Q(status__in=ACTIVE)),
-        waiting=Count("pk", filter=Q(status=Status.WAITING_CUSTOMER)),
-        resolved=Count("pk", filter=Q(status=Status.RESOLVED)),
+        # Waiting on the customer: an answer, or a confirmation that it is solved.
+        waiting=Count("pk", filter=Q(status__in=[Status.WAITING_CUSTOMER, Status.RESOLVED])),
     )
     return {
         "counts": counts,
-        "waiting": list(mine.filter(status__in=[Status.WAITING_CUSTOMER, Status.RESOLVED])),
+        "waiting": list(
+            mine.filter(status__in=[Status.WAITING_CUSTOMER, Status.RESOLVED])[:LIST_SIZE]
+        ),
         "open": list(mine.filter(status__in=[Status.OPEN, Status.IN_PROGRESS])[:LIST_SIZE]),
     }
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from helpdesk.models import SavedView
 from tickets import services
-from tickets.models import Category, Ticket
+from tickets.models import Category, Team, Ticket
 from tickets.states import Status
 
 pytestmark = pytest.mark.django_db
@@ -249,3 +249,16 @@ def test_query_count_is_the_same_for_10_and_100_rows(
     for t in make_tickets(customer, 90, category=category):
         Ticket.objects.filter(pk=t.pk).update(assigned_to=agent)
     assert count() == ten
+
+
+def test_restricted_agents_list_only_their_teams_tickets_in_any_order(
+    customer: Any, agent: Any, agent_client: Client, category: Category, settings: Any
+) -> None:
+    settings.HELPDESK_AGENTS_SEE_ALL = False
+    ours = make_tickets(customer, 2, category=category)  # the category routes to the agent's team
+    other_team = Team.objects.create(name="Outra")
+    theirs = make_tickets(customer, 2, team=other_team)
+    for sort in ("priority", "-status", "assignee", "requester", "-updated"):
+        shown = set(refs(agent_client.get(f"/tickets/?sort={sort}&q=Assunto")))
+        assert shown == {t.reference for t in ours}, sort
+    assert agent_client.get(f"/tickets/{theirs[0].reference}/").status_code == 404
