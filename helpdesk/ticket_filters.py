@@ -14,6 +14,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.models import normalize_email_address
 from helpdesk.roles import is_staff_member
 from helpdesk.ticket_forms import staff_users
 from tickets.models import Category, Team, Ticket
@@ -143,7 +144,8 @@ def apply_filters(queryset: QuerySet[Ticket], form: TicketFilterForm) -> ListQue
     elif assignee:
         qs = qs.filter(assigned_to_id=int(assignee))
     if v.get("requester"):
-        qs = qs.filter(created_by__email__iexact=v["requester"].strip())
+        # Addresses are stored normalised, so an exact match can use the unique index.
+        qs = qs.filter(created_by__email=normalize_email_address(v["requester"]))
     if v.get("created_from"):
         qs = qs.filter(created_at__gte=_day_start(v["created_from"]))
     if v.get("created_to"):
@@ -151,7 +153,11 @@ def apply_filters(queryset: QuerySet[Ticket], form: TicketFilterForm) -> ListQue
     if v.get("mine"):
         qs = qs.filter(Q(assigned_to=user) | Q(created_by=user))
     if v.get("q"):
-        qs = search_tickets(qs, v["q"])
+        # Staff also match internal notes; customers only what they may read.
+        qs = search_tickets(qs, v["q"], include_notes=is_staff_member(user))
+        if not v.get("sort"):
+            # A search without an explicit sort keeps search_tickets' relevance order.
+            return ListQuery(queryset=qs, sort="", per_page=v.get("per_page") or PAGE_SIZES[0])
     sort = v.get("sort") or DEFAULT_SORT
     key = sort.removeprefix("-")
     if key not in SORTS:
