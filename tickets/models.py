@@ -120,6 +120,11 @@ class Ticket(models.Model):
             models.Index(fields=["team", "status"]),
             models.Index(fields=["created_by", "-updated_at"]),
             models.Index(fields=["category", "-updated_at"]),
+            # The ticket list's filters with its default sort (newest change first),
+            # and its sort by subject; see tests/search/test_list_indexes.py.
+            models.Index(fields=["assigned_to", "-updated_at"], name="ticket_assignee_updated_idx"),
+            models.Index(fields=["team", "-updated_at"], name="ticket_team_updated_idx"),
+            models.Index(fields=["subject"], name="ticket_subject_idx"),
         ]
 
     def __str__(self) -> str:
