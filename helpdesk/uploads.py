@@ -1,7 +1,7 @@
 """Checking uploaded files before they reach tickets.services.
 
 The same limits are announced to the browser (data attributes read by
-static/js/ticket-form.js) so people learn about a too-large file before
+static/js/form-validation.js) so people learn about a too-large file before
 uploading it; this module is what actually enforces them.
 """
 

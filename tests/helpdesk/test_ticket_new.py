@@ -89,7 +89,7 @@ def test_the_form_announces_limits_to_the_page_script(
     page = customer_client.get("/tickets/new/").content.decode()
     assert f'data-max-bytes="{3 * 1024 * 1024}"' in page
     assert 'data-blocked=".exe,.bat,.cmd,.com,.js,.vbs,.scr,.msi,.jar,.ps1"' in page
-    assert "js/ticket-form.js" in page and "data-msg-required=" in page
+    assert "js/form-validation.js" in page and "data-msg-required=" in page
 
 
 def test_requester_fields_are_ignored_for_customers(

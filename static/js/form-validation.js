@@ -1,4 +1,5 @@
-// Live validation for the new-ticket and reply forms: required fields,
+// Live validation for every form that carries data-msg-* attributes (new
+// ticket, reply, sign-up, passwords): required fields,
 // lengths and attachment limits are checked as the person types or picks
 // files, with the same rules the server applies (the server still decides).
 // Messages come translated from data-msg-* attributes on the form.
