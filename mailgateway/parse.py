@@ -327,6 +327,21 @@ def _attachment(item: Mapping[str, Any]) -> InboundAttachment:
     )
 
 
+_STATEFUL = ("utf-7", "unicode-1-1-utf-7", "iso-2022", "hz", "utf-16", "utf-32", "x-")
+
+
+def _stateful_charset(msg: StdMessage) -> bool:
+    """A text part in a 7-bit or wide charset: mail-parser returns a 7-bit
+    body without decoding it ("A+ZeVnLIqe-" for UTF-7, ESC sequences for
+    ISO-2022-JP), so those mails take the standard-library path."""
+    for part in msg.walk():
+        if part.get_content_maintype() == "text":
+            charset = (part.get_content_charset() or "").lower()
+            if charset.startswith(_STATEFUL):
+                return True
+    return False
+
+
 def _bodies_stdlib(msg: StdMessage) -> tuple[list[str], list[str]]:
     """Text and HTML of the body parts, decoded by decode_bytes (fallback path)."""
     plain: list[str] = []
@@ -348,8 +363,48 @@ def _bodies_stdlib(msg: StdMessage) -> tuple[list[str], list[str]]:
     return plain, html
 
 
+class HostileMail(ValueError):
+    """A mail built to exhaust the parser (B3): quarantined unparsed."""
+
+
+_ADDRESS_HEADERS = frozenset(
+    {b"from", b"to", b"cc", b"bcc", b"reply-to", b"sender", b"delivered-to", b"x-original-to",
+     b"resent-from", b"resent-to", b"resent-cc", b"resent-bcc", b"resent-sender", b"envelope-to"}
+)  # fmt: skip
+MAX_HEADERS = 5000
+
+
+def check_header_block(raw: bytes) -> None:
+    """Refuse header blocks whose parsing cost grows without bound (tens of
+    thousands of headers or addresses): mail-parser parses every address of
+    every address header, which takes seconds on 100,000 addresses."""
+    end = _HEADER_END_RE.search(raw)
+    head = raw[: end.start()] if end else raw
+    if len(head) < MAX_HEADER_CHARS:
+        return
+    count = 0
+    sizes: dict[bytes, int] = {}
+    current = b""
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if current in _ADDRESS_HEADERS:
+                sizes[current] = sizes.get(current, 0) + len(line)
+            continue
+        count += 1
+        current = line.split(b":", 1)[0].strip().lower()
+        if current in _ADDRESS_HEADERS:
+            sizes[current] = sizes.get(current, 0) + len(line)
+    if count > MAX_HEADERS:
+        raise HostileMail(f"{count} header fields (limit {MAX_HEADERS})")
+    for name, size in sizes.items():
+        if size > MAX_HEADER_CHARS:
+            raise HostileMail(f"{name.decode()} header of {size} bytes (limit {MAX_HEADER_CHARS})")
+
+
 def parse_email(raw: bytes) -> InboundEmail:
-    """Parse a whole RFC 5322 message. May raise only on structure bombs."""
+    """Parse a whole RFC 5322 message. Raises HostileMail or
+    MailParserRecursionError on structure bombs, nothing else."""
+    check_header_block(raw)
     parser = mailparser.parse_from_bytes(raw)
     msg: StdMessage = parser.message
     defects: list[str] = []
@@ -358,7 +413,7 @@ def parse_email(raw: bytes) -> InboundEmail:
             defects += [f"{key}: {v}"[:300] for v in (values or [])]
     plain = list(parser.text_plain or [])
     html = list(parser.text_html or [])
-    if "CharsetDecodeDefect" in (parser.defects_categories or set()):
+    if "CharsetDecodeDefect" in (parser.defects_categories or set()) or _stateful_charset(msg):
         plain, html = _bodies_stdlib(msg)
 
     index = _header_index(msg)
