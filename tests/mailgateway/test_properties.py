@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import itertools
 import quopri
+import unicodedata
 from typing import Any
 
 import pytest
@@ -150,4 +151,5 @@ def test_plain_text_bodies_round_trip(text: str) -> None:
     result = ingest_raw_email(raw, door="pipe")
     assert result.outcome == "created"
     stored = Message.objects.get(ticket__reference=result.reference).body
-    assert stored == text.strip()
+    # NFC-equal (B2): mail-parser normalises decoded text to NFC.
+    assert stored == unicodedata.normalize("NFC", text).strip()
