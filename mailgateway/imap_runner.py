@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from mailgateway import locks
 from mailgateway.imap import ImapFailure, ImapSession
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 IDLE_CHECK = 30.0  # seconds between looks at the stop flag while idling
 IDLE_RENEW = 25 * 60.0  # RFC 2177: re-issue IDLE before the server's 30-minute timeout
 MAX_BACKOFF = 300.0
+RESCAN = 60.0  # seconds between looks for new mailboxes in --idle mode
 
 Report = Callable[[PollResult], None]
 
@@ -95,20 +96,26 @@ def run_loop(name: str | None, *, interval: float, stop: threading.Event, report
 
 
 def run_idle(name: str | None, *, stop: threading.Event, report: Report) -> None:
-    """One thread per mailbox, each holding its lock and an IDLE connection."""
-    threads = [
-        threading.Thread(
-            target=_idle_thread, args=(box, stop, report), name=f"idle-{box.name}", daemon=True
-        )
-        for box in mailboxes(name)
-    ]
-    for thread in threads:
-        thread.start()
+    """One thread per mailbox, each holding its lock and an IDLE connection.
+
+    Mailboxes added (or switched on) later get their thread within RESCAN seconds;
+    with none configured it just waits, so it can run under a Procfile/honcho.
+    """
     waker = threading.Thread(target=_wake_on_stop, args=(stop,), name="idle-waker", daemon=True)
     waker.start()
-    while any(thread.is_alive() for thread in threads):
-        for thread in threads:
-            thread.join(timeout=1.0)
+    threads: dict[int, threading.Thread] = {}
+    while not stop.is_set():
+        for box in mailboxes(name):
+            if box.pk not in threads or not threads[box.pk].is_alive():
+                thread = threading.Thread(
+                    target=_idle_thread, args=(box, stop, report), name=f"idle-{box.name}"
+                )
+                threads[box.pk] = thread
+                thread.start()
+        connection.close()  # the main thread needs no connection between scans
+        stop.wait(RESCAN)
+    for thread in threads.values():
+        thread.join()
 
 
 _sessions: set[ImapSession] = set()
@@ -142,7 +149,17 @@ def idle(mailbox: Mailbox, *, stop: threading.Event, report: Report) -> None:
             return
         backoff = 5.0
         while not stop.is_set():
-            mailbox.refresh_from_db()
+            try:
+                mailbox.refresh_from_db()
+            except Mailbox.DoesNotExist:
+                return
+            except DatabaseError:
+                log.warning("mailbox %s: database unavailable; retrying", mailbox.name)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            if not mailbox.is_active:
+                return
             result = PollResult(mailbox.name)
             try:
                 with ImapSession(mailbox, timeout=IDLE_CHECK + 60) as session:
@@ -154,11 +171,11 @@ def idle(mailbox: Mailbox, *, stop: threading.Event, report: Report) -> None:
                         with _sessions_lock:
                             _sessions.discard(session)
                 backoff = 5.0
-            except (ImapFailure, TransientFailure) as exc:
+            except (ImapFailure, TransientFailure, DatabaseError) as exc:
                 if stop.is_set():
                     break  # the waker shut the socket on purpose
                 result.error = str(exc)
-                result.transient = isinstance(exc, TransientFailure)
+                result.transient = not isinstance(exc, ImapFailure)
                 record_outcome(mailbox, result)
                 report(result)
                 stop.wait(backoff)

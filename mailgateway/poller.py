@@ -88,6 +88,10 @@ def poll_mailbox(
             result.error = str(exc)
         except TransientFailure as exc:
             result.error, result.transient = str(exc), True
+        except DatabaseError as exc:
+            # Our own bookkeeping failed (database down): nothing unstored was acknowledged.
+            result.error = f"database unavailable: {type(exc).__name__}: {exc}"[:300]
+            result.transient = True
         record_outcome(mailbox, result)
         return result
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from mailgateway.imap_runner import UnknownMailbox, mailboxes, poll_all, run_idle, run_loop
 from mailgateway.poller import PollResult
@@ -56,6 +57,8 @@ class Command(BaseCommand):
                 )
         except (UnknownMailbox, ImproperlyConfigured) as exc:
             raise CommandError(str(exc), returncode=64) from None
+        except DatabaseError as exc:
+            raise CommandError(f"database unavailable: {exc}", returncode=75) from None
         if options["once"] and self.failed:
             names = ", ".join(result.mailbox for result in self.failed)
             raise CommandError(f"polling failed for: {names}")
