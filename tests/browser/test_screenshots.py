@@ -126,10 +126,11 @@ def test_screenshots_of_the_agent_panel(
     out = artifact_dir()
     log_in(page, server, agent.email)
     shots = {}
-    page.set_viewport_size({"width": 1280, "height": 900})
+    page.set_viewport_size({"width": 1440, "height": 820})
     page.goto(f"{server}/tickets/")
     page.wait_for_load_state("networkidle")
     shots["screenshot-list.png"] = page.screenshot(full_page=False)
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{server}/tickets/{ticket.reference}/")
     page.wait_for_selector("[data-presence-user='bruno@support.example']")
     shots["screenshot-agent-ticket.png"] = page.screenshot(full_page=True)
