@@ -31,9 +31,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def artifact_dir() -> Path:
+README_SHOTS = {"screenshot-list.png", "screenshot-agent-ticket.png"}
+
+
+def artifact_dir(name: str) -> Path:
+    """var/test-artifacts/, or HELPDESK_SCREENSHOT_DIR for the README's two pictures."""
     wanted = os.environ.get("HELPDESK_SCREENSHOT_DIR")
-    path = Path(wanted) if wanted else Path(django_settings.DATA_DIR) / "test-artifacts"
+    if wanted and name in README_SHOTS:
+        path = Path(wanted)
+    else:
+        path = Path(django_settings.DATA_DIR) / "test-artifacts"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -123,7 +130,6 @@ def test_screenshots_of_the_agent_panel(
 ) -> None:
     settings.HELPDESK_PRESENCE_SECONDS = 600  # keep the staged presence row on screen
     ticket = demo_data(agent, team)
-    out = artifact_dir()
     log_in(page, server, agent.email)
     shots = {}
     page.set_viewport_size({"width": 1440, "height": 820})
@@ -143,5 +149,5 @@ def test_screenshots_of_the_agent_panel(
     shots["screenshot-list-375.png"] = page.screenshot(full_page=True)
     for name, data in shots.items():
         assert data[:8] == PNG
-        (out / name).write_bytes(data)
+        (artifact_dir(name) / name).write_bytes(data)
     assert watch.csp_violations == [] and watch.foreign_requests == []
