@@ -4,7 +4,9 @@ The embedded default needs no environment at all: SQLite and files under
 HELPDESK_DATA_DIR (./var), the embedded SMTP listener and the database worker.
 """
 
+import json
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -172,10 +174,11 @@ EMAIL_BACKEND = env(
     else "django.core.mail.backends.filebased.EmailBackend",
 )
 EMAIL_FILE_PATH = DATA_DIR / "sent-mail"
-ANYMAIL: dict[str, str] = {
+ANYMAIL: dict[str, Any] = {
     key.removeprefix("ANYMAIL_"): value
     for key in (
         "ANYMAIL_MAILGUN_API_KEY",
+        "ANYMAIL_MAILGUN_API_URL",
         "ANYMAIL_MAILGUN_SENDER_DOMAIN",
         "ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY",
         "ANYMAIL_POSTMARK_SERVER_TOKEN",
@@ -185,6 +188,14 @@ ANYMAIL: dict[str, str] = {
     )
     if (value := env(key))
 }
+if "AMAZON_SES_CLIENT_PARAMS" in ANYMAIL:
+    # boto3 client arguments as JSON, e.g. {"region_name": "us-east-1"}.
+    try:
+        ANYMAIL["AMAZON_SES_CLIENT_PARAMS"] = json.loads(ANYMAIL["AMAZON_SES_CLIENT_PARAMS"])
+    except ValueError:
+        raise ImproperlyConfigured(
+            'ANYMAIL_AMAZON_SES_CLIENT_PARAMS must be JSON, e.g. {"region_name": "us-east-1"}'
+        ) from None
 
 # The outbox: retry waits in seconds (the last repeats; default 1 min doubling
 # to 6 h), attempts before "failed", and how long a row may stay "sending"

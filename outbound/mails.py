@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,8 @@ from helpdesk.feedback import feedback_path
 from outbound.emails import Recipient, make_message
 from tickets.models import Message, Ticket
 from tickets.states import Priority, Status
+
+log = logging.getLogger(__name__)
 
 
 class MissingObject(LookupError):
@@ -125,7 +128,7 @@ def build_email(payload: dict[str, Any], connection: Any = None) -> EmailMultiAl
         user_id=payload.get("user_id"),
         is_staff=bool(payload.get("is_staff")),
     )
-    return make_message(
+    mail = make_message(
         payload["template"],
         recipient,
         ctx,
@@ -135,3 +138,28 @@ def build_email(payload: dict[str, Any], connection: Any = None) -> EmailMultiAl
         headers=payload.get("headers", {}),
         connection=connection,
     )
+    if message is not None and payload["template"] in WITH_ATTACHMENTS:
+        attach_files(mail, message)
+    return mail
+
+
+# Replies carry their files, so people who work from their mail client have
+# them; notices about other events point to the ticket instead.
+WITH_ATTACHMENTS = frozenset({"agent_reply", "customer_reply"})
+
+
+def attach_files(mail: EmailMultiAlternatives, message: Message) -> None:
+    """Attach the entry's files while they fit under HELPDESK_MAX_ATTACHMENT_MB
+    in total; the rest stay on the ticket page the mail links to."""
+    budget = int(getattr(settings, "HELPDESK_MAX_ATTACHMENT_MB", 20)) * 1024 * 1024
+    for attachment in message.attachments.order_by("id"):
+        if attachment.size > budget:
+            continue
+        try:
+            with attachment.file.open("rb") as fh:
+                content = fh.read()
+        except OSError:
+            log.warning("Attachment %s is missing from storage", attachment.pk)
+            continue
+        budget -= len(content)
+        mail.attach(attachment.original_name, content, attachment.content_type)

@@ -31,7 +31,7 @@ from outbound.models import (
 from outbound.tokens import reply_address
 from tickets.events import TicketChanged
 from tickets.models import MailId, Message, Ticket
-from tickets.services import mail_id_record
+from tickets.services import mail_ids_record
 from tickets.states import Priority, Status
 
 # Automatic mails answering the customer's own mail are "auto-replied"
@@ -284,6 +284,10 @@ def on_ticket_changed(event: TicketChanged) -> None:
             )
         )
     created = outbox_add(items)
-    for item in created:
-        # Replies quote these Message-IDs; the gateway threads them back here.
-        mail_id_record(ticket=ticket, message_id=item.message_id, message=message, outbound=True)
+    # Replies quote these Message-IDs; the gateway threads them back here.
+    mail_ids_record(
+        ticket=ticket,
+        message_ids=[item.message_id for item in created],
+        message=message,
+        outbound=True,
+    )

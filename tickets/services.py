@@ -379,6 +379,22 @@ def mail_id_record(
     return mail_id
 
 
+def mail_ids_record(
+    *,
+    ticket: Ticket,
+    message_ids: Sequence[str],
+    message: Message | None = None,
+    outbound: bool = False,
+) -> None:
+    """mail_id_record for several Message-IDs in one INSERT (outbound records
+    one per notification it queues; first writer still wins)."""
+    keys = dict.fromkeys(k[:255] for k in map(normalize_message_id, message_ids) if k)
+    MailId.objects.bulk_create(
+        [MailId(message_id=k, ticket=ticket, entry=message, outbound=outbound) for k in keys],
+        ignore_conflicts=True,
+    )
+
+
 def is_participant(ticket: Ticket, email: str) -> bool:
     """The requester or an address copied on the ticket."""
     email = email.strip().lower()

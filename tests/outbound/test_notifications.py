@@ -223,3 +223,48 @@ def test_it_uses_the_configured_sender_name(
     services.ticket_create(requester=customer, subject="x", body="y", category=category)
     send_all()
     assert parseaddr(smtp_server.mails()[0]["From"]) == ("Acme Help", "support@example.com")
+
+
+def test_an_agent_reply_carries_its_files(
+    smtp_server: SMTPCapture, ticket: Any, agent: Any, customer: Any
+) -> None:
+    deliver_due()
+    smtp_server.messages.clear()
+    services.ticket_reply_add(
+        ticket=ticket,
+        author=agent,
+        body="Segue o manual.",
+        attachments=[
+            services.NewAttachment(
+                name="manual\r\nBcc: x@y.z.pdf",
+                content_type="application/pdf",
+                content=b"%PDF-1.4 x",
+            ),
+            services.NewAttachment(
+                name="relatório.csv", content_type="text/csv", content=b"a,b\n1,2\n"
+            ),
+        ],
+    )
+    deliver_due()
+    [(_f, _rcpts, mail, raw)] = smtp_server.messages
+    files = {part.get_filename(): part.get_content() for part in mail.iter_attachments()}
+    assert files == {"manualBcc: x@y.z.pdf": b"%PDF-1.4 x", "relatório.csv": "a,b\r\n1,2\r\n"}
+    assert b"\nBcc:" not in raw
+
+
+def test_queueing_notifications_costs_a_fixed_number_of_queries(
+    customer: Any, agent: Any, english_agent: Any, category: Any, django_assert_max_num_queries: Any
+) -> None:
+    # The mail gateway creates tickets at hundreds per second: what the
+    # subscribers add must not grow with the number of recipients.
+    for n in range(3):
+        extra = user_create(
+            email=f"extra{n}@support.example",
+            full_name=f"Extra {n}",
+            role=Role.AGENT,
+            password=PASSWORD,
+        )
+        category.default_team.members.add(extra)
+    with django_assert_max_num_queries(25):  # 21 measured: 11 of them outbound
+        services.ticket_create(requester=customer, subject="Q", body="q", category=category)
+    assert OutboxItem.objects.count() == 6
