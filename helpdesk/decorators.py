@@ -30,5 +30,11 @@ def staff_required(view: View) -> View:
 
 
 def is_htmx(request: HttpRequest) -> bool:
-    """A partial-page request from htmx (a boosted link wants the whole page)."""
-    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+    """A partial-page request from htmx. A boosted link and a history restore
+    (the back button after the page's cache is gone) want the whole page."""
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true"
+        and not headers.get("HX-Boosted")
+        and headers.get("HX-History-Restore-Request") != "true"
+    )

@@ -79,10 +79,14 @@ class TicketFilterForm(forms.Form):
     assignee = forms.ChoiceField(label=_("Assignee"), required=False)
     requester = forms.CharField(label=_("Requester's email"), required=False, max_length=254)
     created_from = forms.DateField(
-        label=_("Created from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Created from"),
+        required=False,
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
     created_to = forms.DateField(
-        label=_("Created until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Created until"),
+        required=False,
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
     mine = forms.BooleanField(label=_("Only mine"), required=False)
     sort = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -139,7 +139,7 @@ def _apply_properties(ticket: Ticket, data: dict[str, Any], actor: Any) -> list[
 
 @staff_required
 @require_http_methods(["GET", "POST"])
-@vary_on_headers("HX-Request")
+@vary_on_headers("HX-Request", "HX-History-Restore-Request")
 def ticket_properties(request: HttpRequest, reference: str) -> HttpResponse:
     """Status, priority, category, team and assignee, edited in place.
 

@@ -34,7 +34,7 @@ def saved_views_for(user: object) -> list[SavedView]:
 
 @login_required
 @require_GET
-@vary_on_headers("HX-Request")
+@vary_on_headers("HX-Request", "HX-History-Restore-Request")
 def ticket_list(request: HttpRequest) -> HttpResponse:
     form = TicketFilterForm(request.GET, user=request.user)
     query = apply_filters(selectors.ticket_list(user=request.user), form)

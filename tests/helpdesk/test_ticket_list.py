@@ -137,6 +137,11 @@ def test_htmx_gets_only_the_results_fragment(customer: Any, agent_client: Client
     assert "<html" not in body and "filter-form" not in body and len(refs(response)) == 2
     assert 'hx-swap-oob="true"' in body
     assert "HX-Request" in response["Vary"]
+    # The back button after htmx's history cache is gone wants the whole page.
+    restore = agent_client.get(
+        "/tickets/?status=open", HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    )
+    assert "<html" in restore.content.decode()
 
 
 @pytest.mark.parametrize("count", [10, 100])
@@ -262,3 +267,8 @@ def test_restricted_agents_list_only_their_teams_tickets_in_any_order(
         shown = set(refs(agent_client.get(f"/tickets/?sort={sort}&q=Assunto")))
         assert shown == {t.reference for t in ours}, sort
     assert agent_client.get(f"/tickets/{theirs[0].reference}/").status_code == 404
+
+
+def test_date_filters_render_back_as_iso_for_the_date_input(agent_client: Client) -> None:
+    page = agent_client.get("/tickets/?created_from=2026-01-31").content.decode()
+    assert 'name="created_from" value="2026-01-31"' in page
