@@ -66,7 +66,7 @@ def send_email(item: OutboxItem) -> Outcome:
         # Connect, HELO, AUTH or MAIL FROM refused: our configuration or the
         # relay is at fault, not this mail, so keep retrying (with backoff).
         detail = f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}"
-        raise DeliveryError(detail, code=exc.smtp_code) from None
+        raise DeliveryError(detail, code=exc.smtp_code, peer_down=True) from None
     except AnymailRecipientsRefused as exc:
         mark_bouncing(email=item.recipient, reason=_text(str(exc)))
         raise DeliveryError(f"ESP refused the recipient: {exc}", permanent=True) from None
@@ -74,12 +74,14 @@ def send_email(item: OutboxItem) -> Outcome:
         status = exc.status_code
         permanent = status is not None and 400 <= status < 500 and status not in {408, 429}
         raise DeliveryError(
-            f"ESP error: {_text(str(exc))}", code=status, permanent=permanent
+            f"ESP error: {_text(str(exc))}", code=status, permanent=permanent, peer_down=True
         ) from None
     except AnymailError as exc:
         raise DeliveryError(f"ESP error: {_text(str(exc))}") from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"{type(exc).__name__}: {_text(str(exc))}") from None
+        # Refused, timed out, disconnected: the relay is down, not this mail.
+        detail = f"{type(exc).__name__}: {_text(str(exc))}"
+        raise DeliveryError(detail, peer_down=True) from None
     finally:
         connection.close()
     is_smtp = type(connection).__module__.startswith("django.core.mail.backends.smtp")
@@ -134,6 +136,20 @@ def _finish_failed(item: OutboxItem, exc: DeliveryError, now: datetime, started:
         _record(item, DeliveryAttempt.Result.RETRY, exc.code, exc.detail, started)
         retry_at = now + timedelta(seconds=backoff_seconds(item.attempts))
         _settle(item, status=Status.PENDING, next_attempt_at=retry_at, last_error=exc.detail)
+        if exc.peer_down:
+            _hold_peer(item, retry_at)
+
+
+def _hold_peer(item: OutboxItem, until: datetime) -> None:
+    """The relay (for mail) or the endpoint (for a webhook) is down: the rows
+    waiting for it wait until its next try, so a dead peer costs one timeout
+    per round instead of one per row, and never holds up other peers."""
+    waiting = OutboxItem.objects.filter(
+        status=Status.PENDING, kind=item.kind, next_attempt_at__lt=until
+    ).exclude(pk=item.pk)
+    if item.kind == OutboxItem.Kind.WEBHOOK:
+        waiting = waiting.filter(endpoint_id=item.endpoint_id)
+    waiting.update(next_attempt_at=until)
 
 
 def _record(item: OutboxItem, result: str, code: int | None, detail: str, started: float) -> None:

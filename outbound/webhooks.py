@@ -188,7 +188,7 @@ def post(item: OutboxItem) -> Outcome:
         )
         response.close()
     except requests.RequestException as exc:
-        raise DeliveryError(f"{type(exc).__name__}: {_short(exc)}") from None
+        raise DeliveryError(f"{type(exc).__name__}: {_short(exc)}", peer_down=True) from None
     finally:
         http.close()
     code = response.status_code
@@ -197,7 +197,7 @@ def post(item: OutboxItem) -> Outcome:
     if 300 <= code < 400:
         raise DeliveryError(f"HTTP {code}: redirects are not followed", code=code, permanent=True)
     permanent = 400 <= code < 500 and code not in {408, 429}
-    raise DeliveryError(f"HTTP {code}", code=code, permanent=permanent)
+    raise DeliveryError(f"HTTP {code}", code=code, permanent=permanent, peer_down=not permanent)
 
 
 def _short(exc: BaseException) -> str:
