@@ -126,8 +126,10 @@ def notify_on_ticket_change(event: events.TicketChanged) -> None:
 
 def _on_message(ticket: Ticket, actor: Any, message: Message) -> None:
     internal = message.kind == Message.Kind.NOTE
+    # Only staff mention staff: a customer cannot page agents by name.
+    named = mentioned_staff(message.body) if access.is_staff(actor) else []
     mentioned = _create(
-        mentioned_staff(message.body),
+        named,
         ticket=ticket,
         kind=Kind.MENTION,
         actor=actor,

@@ -125,7 +125,12 @@
       // Notes are written in the reply box and sent with "Add internal note".
       handled = focusFirst(["[data-shortcut='note']", "textarea[data-draft-kind='note']", "#reply-form textarea[name='body']"]);
       var noteButton = document.getElementById("reply-note");
-      if (handled && noteButton) noteButton.classList.add("shortcut-note");
+      if (handled && noteButton) {
+        noteButton.classList.add("shortcut-note");
+        document.activeElement.addEventListener("blur", function () {
+          noteButton.classList.remove("shortcut-note");
+        }, { once: true });
+      }
     } else if (key === "/") {
       handled = focusFirst(["[data-shortcut='search']", "input[type='search']", "input[name='q']"]);
     }

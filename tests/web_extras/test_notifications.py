@@ -210,3 +210,25 @@ def test_dates_show_in_the_users_time_zone(
         agent.save()
         login(client, agent)
         assert shown in client.get(reverse("notification_list")).content.decode(), zone
+
+
+@pytest.mark.parametrize("rows", [1, 40])
+def test_notification_list_queries_do_not_grow_with_rows(
+    client: Client, agent: Any, ticket: Ticket, rows: int, django_assert_max_num_queries: Any
+) -> None:
+    Notification.objects.bulk_create(
+        Notification(recipient=agent, ticket=ticket, kind=Kind.REPLY, actor=agent)
+        for _ in range(rows)
+    )
+    login(client, agent)
+    # session, user, the nav bell's count, the page header's unread count,
+    # the paginator's count and the page itself (with ticket and actor joined).
+    with django_assert_max_num_queries(6):
+        response = client.get(reverse("notification_list"))
+    assert response.status_code == 200
+
+
+def test_customers_cannot_mention_agents(agent: Any, ticket: Ticket, customer: Any) -> None:
+    Notification.objects.all().delete()
+    services.ticket_reply_add(ticket=ticket, author=customer, body="@Ana, me responde logo!")
+    assert kinds_for(agent) == [Kind.REPLY]  # the team hears of the reply, not a mention
