@@ -81,8 +81,10 @@ def search_tickets(
 
     Blank text returns queryset unchanged. Internal notes are searched only
     with include_notes=True (pass access.is_staff(user)). The relevance is
-    annotated as search_rank (lower is better on SQLite, higher on
-    PostgreSQL); a later order_by() replaces the relevance order.
+    annotated as search_rank: bm25 over the whole ticket on SQLite (lower
+    is better); on PostgreSQL true when the reference or subject match,
+    false when only the thread does; the newest change breaks ties. A later order_by()
+    replaces the relevance order.
     """
     if not text.strip():
         return queryset
@@ -140,13 +142,17 @@ def _postgresql(
     parts = [_pg_term(term) for term in terms]
     tsquery = "(" + " && ".join(sql for sql, _ in parts) + ")"
     params = [param for _, term_params in parts for param in term_params]
-    column = "tickets_search.all_doc" if include_notes else "tickets_search.public_doc"
-    # The SQL is built from constants only; every piece of user text is a bound parameter.
+    notes = "true" if include_notes else "false"
+    # Vectors are only ever tested through these functions, which read them by
+    # their GIN indexes (see migration 0005_search_pg_fast). The SQL is built
+    # from constants only; every piece of user text is a bound parameter.
     return queryset.extra(  # noqa: S610
-        tables=["tickets_search"],
-        where=["tickets_search.ticket_id = tickets_ticket.id", f"{column} @@ {tsquery}"],
+        where=[f"tickets_ticket.id IN (SELECT tickets_search_match({tsquery}, {notes}))"],
         params=params,
-        select={"search_rank": f"ts_rank({column}, {tsquery})"},
+        # Relevance: the reference or subject matches (1) or only the thread (0).
+        select={
+            "search_rank": f"(tickets_ticket.id IN (SELECT tickets_search_head_match({tsquery})))"
+        },
         select_params=params,
         order_by=["-search_rank", "-updated_at"],
     )
