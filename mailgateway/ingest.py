@@ -24,6 +24,7 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.utils import timezone
 
 from helpdesk.accounts import customer_get_or_create
+from helpdesk.models import User
 from mailgateway import store
 from mailgateway.addresses import is_our_address
 from mailgateway.autoreply import classify, failed_recipients
@@ -121,18 +122,17 @@ def _store(
     }
     relative = ""
     try:
-        first = InboundMessage.objects.filter(dedupe_key=key).first()
-        if first is None:
-            relative = store.write_raw(raw)
-            try:
-                with transaction.atomic():
-                    row = InboundMessage.objects.create(dedupe_key=key, raw_path=relative, **common)
-                return row, None
-            except IntegrityError:
-                # Another door stored the same mail between our check and insert.
-                store.delete_raw(relative)
-                relative = ""
-                first = InboundMessage.objects.get(dedupe_key=key)
+        # Most mail is new: write and insert straight away and let the unique
+        # constraint find duplicates (one query fewer than looking first).
+        relative = store.write_raw(raw)
+        try:
+            with transaction.atomic():
+                row = InboundMessage.objects.create(dedupe_key=key, raw_path=relative, **common)
+            return row, None
+        except IntegrityError:
+            store.delete_raw(relative)
+            relative = ""
+            first = InboundMessage.objects.get(dedupe_key=key)
         duplicate = InboundMessage.objects.create(
             dedupe_key=None,
             duplicate_of=first,
@@ -150,7 +150,13 @@ def _store(
 
 
 def process(row: InboundMessage, raw: bytes | None = None) -> IngestResult:
-    """Parse, classify, thread and apply a stored mail in one transaction."""
+    """Parse, classify, thread and apply a stored mail in one transaction.
+
+    The row is re-read under a lock first, even right after storing it: the
+    same mail may reach another door (another of our mailboxes) in the
+    meantime, and that door finishes a pending row it finds; the re-read makes
+    exactly one of them process it.
+    """
     if raw is None:
         try:
             raw = store.read_raw(row.raw_path)
@@ -225,7 +231,8 @@ def _pipeline(row: InboundMessage, raw: bytes) -> IngestResult:
         row.verdict["bounced"] = [a for a, _ in failed]
         return _finish(row, Outcome.BOUNCE, None, None)
 
-    verdict = find_thread(mail, envelope_rcpts=tuple(row.envelope_rcpts or ()))
+    sender_user = User.objects.filter(email=mail.sender).first() if mail.sender else None
+    verdict = find_thread(mail, envelope_rcpts=tuple(row.envelope_rcpts or ()), user=sender_user)
     row.verdict.update(verdict.as_json())
     if kind.kind == "autoreply":
         # Recorded quietly on the ticket it answers; never a new ticket (a
@@ -245,8 +252,8 @@ def _pipeline(row: InboundMessage, raw: bytes) -> IngestResult:
         return _finish(row, Outcome.AUTOREPLY, verdict.ticket, entry)
 
     if verdict.ticket is not None:
-        return _reply(row, mail, verdict)
-    return _create(row, mail, verdict)
+        return _reply(row, mail, verdict, sender_user)
+    return _create(row, mail, verdict, sender_user)
 
 
 def _envelope(row: InboundMessage) -> str | None:
@@ -254,6 +261,12 @@ def _envelope(row: InboundMessage) -> str | None:
     if row.door in {InboundMessage.Door.SMTP, InboundMessage.Door.LMTP}:
         return row.envelope_from
     return None
+
+
+_FINISH_FIELDS = [
+    *("outcome", "ticket", "entry", "processed_at", "error", "traceback", "verdict"),
+    *("from_address", "subject", "message_id"),
+]
 
 
 def _finish(
@@ -265,7 +278,7 @@ def _finish(
     row.processed_at = timezone.now()
     row.error = ""
     row.traceback = ""
-    row.save()
+    row.save(update_fields=_FINISH_FIELDS)
     return IngestResult(outcome, ticket.reference if ticket else None, row.pk)
 
 
@@ -318,13 +331,10 @@ def _sender_allowed(sender: str) -> bool:
     return not allowed or sender.rpartition("@")[2] in allowed
 
 
-def _requester(mail: InboundEmail) -> Any:
+def _requester(mail: InboundEmail, existing: Any) -> Any:
     sender = mail.sender
     if not sender:
         raise Quarantine("no usable From address")
-    from helpdesk.models import User
-
-    existing = User.objects.filter(email=sender).first()
     if existing is not None:
         return existing
     if not _sender_allowed(sender):
@@ -332,8 +342,10 @@ def _requester(mail: InboundEmail) -> Any:
     return customer_get_or_create(email=sender, full_name=mail.from_.name if mail.from_ else "")
 
 
-def _create(row: InboundMessage, mail: InboundEmail, verdict: Verdict) -> IngestResult:
-    requester = _requester(mail)
+def _create(
+    row: InboundMessage, mail: InboundEmail, verdict: Verdict, sender_user: Any
+) -> IngestResult:
+    requester = _requester(mail, sender_user)
     ticket = services.ticket_create(
         requester=requester,
         subject=mail.subject or "(no subject)",
@@ -349,10 +361,12 @@ def _create(row: InboundMessage, mail: InboundEmail, verdict: Verdict) -> Ingest
     return _finish(row, Outcome.CREATED, ticket, entry)
 
 
-def _reply(row: InboundMessage, mail: InboundEmail, verdict: Verdict) -> IngestResult:
+def _reply(
+    row: InboundMessage, mail: InboundEmail, verdict: Verdict, sender_user: Any
+) -> IngestResult:
     ticket = verdict.ticket
     assert ticket is not None
-    author = _requester(mail)
+    author = _requester(mail, sender_user)
     new_text, quoted = split_quoted(_text(mail))
     commands = None
     if verdict.staff:

@@ -93,10 +93,17 @@ def _sender_user(email: str) -> Any:
     return get_user_model().objects.filter(email=email.lower()).first()
 
 
-def find_thread(mail: InboundEmail, *, envelope_rcpts: tuple[str, ...] = ()) -> Verdict:
+_UNSET: Any = object()
+
+
+def find_thread(
+    mail: InboundEmail, *, envelope_rcpts: tuple[str, ...] = (), user: Any = _UNSET
+) -> Verdict:
+    """user: the sender's account if the caller looked it up already (None = no account)."""
     verdict = Verdict(dmarc=dmarc_result(mail))
     sender = mail.sender
-    user = _sender_user(sender)
+    if user is _UNSET:
+        user = _sender_user(sender)
     is_staff = access.is_staff(user)
 
     def may_attach(rule: str, ticket: Ticket, token_user: int | None = None) -> bool:
