@@ -43,7 +43,7 @@ def probe() -> dict[str, Any]:
                 lapse = "lapsed" if expires <= now else "lapses"
                 warnings.append(f"{box.name}: OAuth access token {lapse} at {expires.isoformat()}")
         if box.credentials_expire_on:
-            left = box.credentials_expire_on - now.date()
+            left = box.credentials_expire_on - timezone.localdate(now)
             if left < CREDENTIALS_WARNING:
                 warnings.append(
                     f"{box.name}: credentials expire on {box.credentials_expire_on.isoformat()}"

@@ -186,3 +186,41 @@ def test_mail_that_cannot_be_stored_stays_untouched_on_the_server(
     settings.HELPDESK_RAW_DIR = good_dir
     assert poll_mailbox(box).outcomes == {"created": 3}
     assert folder_message_ids(dovecot, user, password, "INBOX") == []
+
+
+def test_mail_refused_for_good_is_left_on_the_server_and_not_fetched_again(
+    dovecot: Dovecot, settings: Any
+) -> None:
+    user, password = dovecot.add_user()
+    append(dovecot, user, password, [mail(0, tag=user)])
+    box = mailbox_for(dovecot, user, password)
+    settings.HELPDESK_MAX_MESSAGE_MB = 0  # every mail is now "too large"
+
+    assert poll_mailbox(box).outcomes == {"rejected": 1}
+    assert poll_mailbox(box).taken == 0  # remembered: not fetched again
+    assert len(folder_message_ids(dovecot, user, password, "INBOX")) == 1
+    assert InboundMessage.objects.count() == 0
+
+
+def test_healthz_flags_stale_mailboxes_and_warns_before_credentials_expire(db: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mailgateway import imap_health
+
+    box = Mailbox.objects.create(
+        name="old", host="imap.example.com", username="u", secret_env="IMAP_PW"
+    )
+    assert imap_health.probe()["ok"] is True  # just configured: not stale yet
+    Mailbox.objects.filter(pk=box.pk).update(
+        created_at=timezone.now() - timedelta(hours=2),
+        credentials_expire_on=timezone.localdate() + timedelta(days=3),
+    )
+    report = imap_health.probe()
+    assert report["ok"] is False and report["mailboxes"][0]["stale"] is True
+    assert report["warnings"] == [
+        f"old: credentials expire on {timezone.localdate() + timedelta(days=3)}"
+    ]
+    Mailbox.objects.filter(pk=box.pk).update(last_success_at=timezone.now(), is_active=True)
+    assert imap_health.probe()["ok"] is True
