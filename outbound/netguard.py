@@ -12,8 +12,10 @@ are never followed.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -85,9 +87,22 @@ def check_target(url: str, *, allow_private: bool) -> list[str]:
     return resolve(host, port, allow_private=allow_private)
 
 
-class _PinnedConnectionMixin:
-    """Connect only to addresses that passed the check, resolved once here."""
+# However slowly a receiver trickles its answer, an attempt ends by then:
+# requests' read timeout only bounds the gap between two bytes.
+DEADLINE_SECONDS = 12.0
 
+
+def _cut(sock: socket.socket) -> None:
+    # OSError: already closed, the request finished in time.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _PinnedConnectionMixin:
+    """Connect only to addresses that passed the check, resolved once here,
+    and cut the connection at DEADLINE_SECONDS."""
+
+    allow_private = False
     host: str
     port: int
     timeout: Any
@@ -97,13 +112,13 @@ class _PinnedConnectionMixin:
 
     def _new_conn(self) -> socket.socket:
         try:
-            addresses = resolve(self._dns_host, self.port, allow_private=False)
+            addresses = resolve(self._dns_host, self.port, allow_private=self.allow_private)
         except UnsafeURL as exc:
             raise NewConnectionError(self, f"refused: {exc}") from None  # type: ignore[arg-type]
         error: OSError | None = None
         for address in addresses:
             try:
-                return urllib3_connection.create_connection(
+                sock = urllib3_connection.create_connection(
                     (address, self.port),
                     self.timeout,
                     source_address=self.source_address,
@@ -113,6 +128,11 @@ class _PinnedConnectionMixin:
                 raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
             except OSError as exc:
                 error = exc
+                continue
+            watchdog = threading.Timer(DEADLINE_SECONDS, _cut, args=(sock,))
+            watchdog.daemon = True
+            watchdog.start()
+            return sock
         raise NewConnectionError(self, f"Failed to establish a new connection: {error}")  # type: ignore[arg-type]
 
 
@@ -124,30 +144,39 @@ class _PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
     pass
 
 
-class _PinnedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _PinnedHTTPConnection
+class _PrivateHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
+    allow_private = True
 
 
-class _PinnedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _PinnedHTTPSConnection
+class _PrivateHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
+    allow_private = True
 
 
-class _PinnedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _PinnedHTTPPool,
-            "https": _PinnedHTTPSPool,
-        }
+def _adapter(http_cls: type[HTTPConnection], https_cls: type[HTTPSConnection]) -> HTTPAdapter:
+    class HTTPPool(HTTPConnectionPool):
+        ConnectionCls = http_cls
+
+    class HTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = https_cls
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
+
+    return Adapter(max_retries=0)
 
 
 def session(*, allow_private: bool) -> requests.Session:
-    """A requests session that ignores proxy env vars and, unless
-    allow_private, connects only to checked public addresses."""
+    """A requests session that ignores proxy env vars, connects only to the
+    addresses it checked (public ones, unless allow_private) and gives up
+    after DEADLINE_SECONDS."""
     http = requests.Session()
     http.trust_env = False
-    if not allow_private:
-        adapter = _PinnedAdapter(max_retries=0)
-        http.mount("http://", adapter)
-        http.mount("https://", adapter)
+    if allow_private:
+        adapter = _adapter(_PrivateHTTPConnection, _PrivateHTTPSConnection)
+    else:
+        adapter = _adapter(_PinnedHTTPConnection, _PinnedHTTPSConnection)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
     return http

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -296,3 +297,51 @@ def test_quiet_entries_fire_no_webhook(
     before = hooks().count()
     services.ticket_reply_add(ticket=ticket, author=customer, body="auto", is_quiet=True)
     assert hooks().count() == before
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_off(
+    ticket: Any, settings: Any, monkeypatch: Any
+) -> None:
+    # One byte every half second never trips the 5 s read timeout; the
+    # deadline ends the attempt anyway.
+    monkeypatch.setattr(netguard, "DEADLINE_SECONDS", 2.0)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+    answer = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 200 + b"\r\n\r\n"  # 2 minutes' worth
+    sent: list[int] = []
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        with conn:
+            for byte in answer:
+                if stop.wait(0.5):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                sent.append(byte)
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        WebhookEndpoint.objects.create(
+            name="slow",
+            url=f"http://127.0.0.1:{listener.getsockname()[1]}/",
+            events=[WebhookEvent.TICKET_RESOLVED],
+            secret="x",
+            allow_private=True,
+        )
+        services.ticket_transition(ticket=ticket, to=Status.RESOLVED, actor=None)
+        deliver_due()
+        given_up_after = len(sent)
+    finally:
+        stop.set()
+        listener.close()
+    [item] = hooks()
+    assert item.status == OutboxItem.Status.PENDING and item.attempts == 1
+    assert given_up_after < len(answer)  # the client hung up long before the end
+    assert "Connection" in item.last_error
