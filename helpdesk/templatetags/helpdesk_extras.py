@@ -17,6 +17,16 @@ from tickets.models import Ticket
 register = template.Library()
 
 
+def _unread(request: Any) -> int:
+    """The signed-in user's unread count, counted once per request (two bells use it)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return 0
+    if not hasattr(request, "_helpdesk_unread"):
+        request._helpdesk_unread = unread_count(user)
+    return int(request._helpdesk_unread)
+
+
 def poll_seconds() -> int:
     """How often the bell asks for the unread count (tests shorten it)."""
     return int(getattr(settings, "HELPDESK_NOTIFICATION_POLL_SECONDS", 20))
@@ -37,12 +47,19 @@ def nav_extras(context: template.Context) -> dict[str, Any]:
         "user": user,
         "signed_in": signed_in,
         "is_staff": access.is_staff(user),
-        "unread": unread_count(user) if signed_in else 0,
+        "unread": _unread(request),
         "poll_seconds": poll_seconds(),
         "languages": settings.LANGUAGES,
         "csrf_token": context.get("csrf_token"),
         "LANGUAGE_CODE": context.get("LANGUAGE_CODE"),
     }
+
+
+@register.inclusion_tag("helpdesk/partials/compact_bell.html", takes_context=True)
+def compact_bell(context: template.Context) -> dict[str, Any]:
+    """The phone-width bell: the same count, kept in step with the polled one
+    by static/js/shortcuts.js (no second poller)."""
+    return {"unread": _unread(context.get("request"))}
 
 
 @register.inclusion_tag("helpdesk/partials/ticket_extras.html", takes_context=True)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from helpdesk.accounts import user_create
-from helpdesk.models import SatisfactionRating
+from helpdesk.models import Notification, SatisfactionRating
 from tests.browser.conftest import PageWatch, log_in
 from tests.conftest import PASSWORD
 from tickets import services
@@ -185,4 +185,15 @@ def test_phone_width_has_no_horizontal_overflow(
     # The reply box is reachable and usable on the phone.
     page.goto(f"{server}/tickets/{ticket.reference}/")
     expect(page.locator("#reply-form textarea[name='body']")).to_be_visible()
+    # The nav is folded away, but the bell stays beside the menu button and
+    # follows the polled count.
+    page.goto(f"{server}/")
+    compact = page.locator(".notification-bell-compact")
+    expect(compact).to_be_visible()
+    expect(page.locator("#notification-bell")).to_be_hidden()
+    Notification.objects.create(recipient=user, ticket=ticket, kind=Notification.Kind.STATUS)
+    expect(compact.locator(".notification-count")).to_be_visible()
+    expect(compact).to_have_attribute(
+        "data-unread", str(Notification.objects.filter(recipient=user, read_at=None).count())
+    )
     assert watch.csp_violations == []
