@@ -162,18 +162,21 @@ def process(row: InboundMessage, raw: bytes | None = None) -> IngestResult:
             raw = store.read_raw(row.raw_path)
         except OSError as exc:
             raise InboundError(f"raw mail {row.raw_path} unreadable: {exc}") from exc
+    working = row
     try:
         with transaction.atomic():
-            locked = InboundMessage.objects.select_for_update().get(pk=row.pk)
-            if locked.outcome != Outcome.PENDING:
-                return IngestResult(locked.outcome, _reference(locked), locked.pk)
-            result = _pipeline(locked, raw)
+            working = InboundMessage.objects.select_for_update().get(pk=row.pk)
+            if working.outcome != Outcome.PENDING:
+                return IngestResult(working.outcome, _reference(working), working.pk)
+            result = _pipeline(working, raw)
         log.info("inbound %s %s %s", row.pk, result.outcome, result.reference or "-")
         return result
     except (OperationalError, InterfaceError) as exc:
         return _database_failed(row, exc)
     except Exception as exc:
-        return _quarantine(row, exc)
+        # working carries what the pipeline learnt before failing (sender,
+        # subject, verdict): the rollback lost it, the quarantine keeps it.
+        return _quarantine(working, exc)
 
 
 def _database_failed(row: InboundMessage, exc: Exception) -> IngestResult:
@@ -193,6 +196,9 @@ def _quarantine(row: InboundMessage, exc: BaseException) -> IngestResult:
     text = str(exc) if deliberate else f"{type(exc).__name__}: {exc}"
     try:
         InboundMessage.objects.filter(pk=row.pk).update(
+            from_address=row.from_address,
+            subject=row.subject,
+            verdict=row.verdict,
             outcome=Outcome.QUARANTINED,
             error=text[:5000],
             traceback="" if deliberate else traceback.format_exc()[-20000:],
@@ -219,7 +225,6 @@ def _pipeline(row: InboundMessage, raw: bytes) -> IngestResult:
     row.verdict = {"class": kind.kind, "reason": kind.reason}
 
     if kind.kind == "loop":
-        row.save(update_fields=["from_address", "subject", "message_id", "verdict"])
         raise Quarantine(f"mail loop: {kind.reason}")
     if kind.kind == "bounce":
         from outbound.bounces import mark_bouncing
