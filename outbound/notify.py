@@ -30,7 +30,7 @@ from outbound.models import (
 )
 from outbound.tokens import reply_address
 from tickets.events import TicketChanged
-from tickets.models import MailId, Message, Ticket
+from tickets.models import MailId, Message, Source, Ticket
 from tickets.services import mail_ids_record
 from tickets.states import Priority, Status
 
@@ -249,8 +249,8 @@ def on_ticket_changed(event: TicketChanged) -> None:
         if references:
             headers["References"] = format_references(references)
             headers["In-Reply-To"] = f"<{bare_id(references[-1])}>"
-        if p.name in AUTO_REPLIED:
-            headers["Auto-Submitted"] = "auto-replied"
+        if p.name in AUTO_REPLIED and ticket.source == Source.EMAIL:
+            headers["Auto-Submitted"] = "auto-replied"  # it answers the customer's mail
         elif p.name not in HUMAN_WRITTEN:
             headers["Auto-Submitted"] = "auto-generated"
         user = p.user

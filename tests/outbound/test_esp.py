@@ -88,7 +88,7 @@ def test_it_sends_through_the_esp_api_with_our_headers(
     headers = {h["Name"]: h["Value"] for h in sent["Headers"]}
     item = OutboxItem.objects.get()
     assert headers["Message-ID"] == f"<{item.message_id}>"
-    assert headers["Auto-Submitted"] == "auto-replied"
+    assert headers["Auto-Submitted"] == "auto-generated"
     assert item.status == "sent", item.last_error
 
 
