@@ -72,6 +72,11 @@ def feedback(request: HttpRequest, token: str) -> HttpResponse:
         "reopen": resolution.can_reopen(user, ticket),
         "rate": resolution.can_rate(user, ticket),
     }
+    # A rating link for a ticket that is only resolved: confirming comes first.
+    if action == "rate" and context["possible"]["confirm"]:
+        context["confirm_token"] = make_feedback_token(
+            ticket_id=ticket.pk, user_id=user.pk, action="confirm"
+        )
     # After a confirmation the natural next step is the rating: offer it here.
     if context["possible"]["rate"]:
         context["rate_token"] = make_feedback_token(

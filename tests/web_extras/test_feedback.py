@@ -139,3 +139,18 @@ def test_satisfaction_summary_and_manager_report(
     login(client, manager)
     page = client.get(reverse("satisfaction_report")).content.decode()
     assert "Ótimo atendimento" in page
+
+
+def test_a_rating_link_on_a_resolved_ticket_offers_to_confirm_first(
+    client: Client, resolved: Ticket, customer: Any
+) -> None:
+    import re
+
+    page = client.get(link(resolved, customer, "rate")).content.decode()
+    assert 'name="score"' not in page
+    actions = re.findall(r'action="(/feedback/[^"]+)"', page)
+    assert len(actions) == 1  # the confirm form, behind its own signed link
+    done = client.post(actions[0]).content.decode()
+    resolved.refresh_from_db()
+    assert resolved.status == Status.CLOSED
+    assert 'name="score"' in done
