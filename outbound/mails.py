@@ -54,12 +54,13 @@ def ticket_context(
     old: str = "",
     new: str = "",
 ) -> dict[str, Any]:
-    """Everything the email templates may use. Labels are lazy, so they
-    render in the language active while the template renders."""
+    """Everything the email templates may use: plain values only, never a
+    model object, so an edited template cannot reach into related rows (a
+    user's password hash, another ticket). Labels are lazy, so they render in
+    the language active while the template renders."""
     ctx: dict[str, Any] = {
         "site_name": _site_name(),
         "base_url": settings.HELPDESK_BASE_URL,
-        "ticket": ticket,
         "reference": ticket.reference,
         "subject": ticket.subject,
         "ticket_url": ticket_url(ticket),
@@ -76,7 +77,6 @@ def ticket_context(
         ),
         "old": old,
         "new": new,
-        "message": message,
         "body": message.body if message is not None else "",
         "signature": "",
     }

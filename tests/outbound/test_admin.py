@@ -185,3 +185,19 @@ def test_an_esp_bounce_webhook_marks_the_recipient(client: Client, settings: Any
     )
     assert response.status_code in {400, 401, 403}
     assert not is_bouncing("other@example.org")
+
+
+def test_templates_see_plain_values_only(db: Any, ticket: Any) -> None:
+    from outbound.emails import Recipient, render_email
+    from outbound.mails import ticket_context
+
+    probe = EmailTemplate(
+        name="ticket_created",
+        language="en",
+        subject="{{ ticket.created_by.password }}{{ message.author.password }}{{ reference }}",
+    )
+    ctx = ticket_context(ticket, message=ticket.messages.first(), recipient_user=ticket.created_by)
+    rendered = render_email(
+        "ticket_created", {**ctx, "recipient": Recipient(email="x@y.z")}, "en", override=probe
+    )
+    assert rendered.subject == ticket.reference
