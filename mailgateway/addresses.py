@@ -28,14 +28,14 @@ def _clear(**kwargs: object) -> None:
 setting_changed.connect(_clear, dispatch_uid="mailgateway_addresses_clear")
 
 
-def is_our_address(address: str) -> bool:
-    """True for support@, support+anything@, the extra addresses and any address
-    at a support domain."""
+def is_our_address(address: str, *, domains: bool = True) -> bool:
+    """True for support@, support+anything@, the extra addresses and (unless
+    domains=False) any address at a support domain."""
     local, at, domain = _norm(address).rpartition("@")
     if not at or not local or not domain:
         return False
-    addresses, domains = _ours()
-    if domain in domains:
+    addresses, support_domains = _ours()
+    if domains and domain in support_domains:
         return True
     base = local.split("+", 1)[0]
     return f"{local}@{domain}" in addresses or f"{base}@{domain}" in addresses

@@ -74,10 +74,12 @@ def is_our_own(mail: InboundEmail) -> str:
     loop = mail.header("x-loop").lower()
     if loop and any(is_our_address(v) or v in our_domains() for v in loop.split()):
         return f"X-Loop: {loop}"
-    domain = mail.message_id.rpartition("@")[2].lower()
-    if domain and domain in our_domains() and is_our_address(mail.sender):
-        return "our own Message-ID and From"
-    if mail.sender and is_our_address(mail.sender):
+    # Only the exact support addresses count here, not whole support domains:
+    # agents often write from addresses at those domains, and that is not a loop.
+    if mail.sender and is_our_address(mail.sender, domains=False):
+        domain = mail.message_id.rpartition("@")[2].lower()
+        if domain and domain in our_domains():
+            return "our own Message-ID and From"
         return "From is one of our addresses"
     return ""
 

@@ -268,6 +268,12 @@ def test_our_own_mail_coming_back_is_quarantined() -> None:
     assert "loop" in InboundMessage.objects.get(pk=result.inbound_id).error
 
 
+def test_a_colleague_at_a_support_domain_is_not_a_loop(settings: Any) -> None:
+    settings.HELPDESK_SUPPORT_DOMAINS = ["example.com"]
+    raw = make_mail(sender="Paula <paula@example.com>", message_id="<p1@example.com>")
+    assert ingest_raw_email(raw, door="pipe").outcome == "created"
+
+
 def test_a_sender_over_the_rate_limit_is_a_loop() -> None:
     outcomes = [ingest_raw_email(make_mail(), door="pipe").outcome for _ in range(21)]
     assert outcomes[:20] == ["created"] * 20
