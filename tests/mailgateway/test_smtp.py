@@ -296,3 +296,58 @@ def test_the_smtpd_command_serves_and_stops_gracefully_on_sigterm(
             proc.kill()
             proc.wait()
     assert Ticket.objects.count() == 1
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mx.example.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_it_offers_starttls_when_a_certificate_is_configured(
+    settings: Any, tmp_path: Path, transactional_db: Any
+) -> None:
+    import ssl
+
+    pytest.importorskip("cryptography")
+    cert, key = _self_signed(tmp_path)
+    settings.HELPDESK_SMTP_TLS_CERT = str(cert)
+    settings.HELPDESK_SMTP_TLS_KEY = str(key)
+    for server in _listener(lmtp=False):
+        with smtplib.SMTP(server.host, server.port, timeout=60) as client:
+            client.ehlo("client.example")
+            assert client.has_extn("starttls")
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            client.starttls(context=context)
+            client.ehlo("client.example")
+            client.sendmail("carla@cliente.com.br", ["support@example.com"], make_mail())
+    assert Ticket.objects.count() == 1
