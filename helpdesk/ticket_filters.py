@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import F, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -39,21 +39,13 @@ FILTER_KEYS = (
 )
 
 
-def _rank(field: str, values: list[str]) -> Case:
-    """Sort by the workflow/severity order rather than alphabetically."""
-    return Case(
-        *[When(**{field: v}, then=Value(i)) for i, v in enumerate(values)],
-        default=Value(len(values)),
-        output_field=IntegerField(),
-    )
-
-
 # The only orderings a URL can ask for; anything else falls back to -updated.
 SORTS: dict[str, Any] = {
     "reference": F("reference"),
     "subject": F("subject"),
-    "status": _rank("status", list(Status.values)),
-    "priority": _rank("priority", list(Priority.values)),
+    # Generated, indexed columns in workflow/severity order (tickets.models).
+    "status": F("status_rank"),
+    "priority": F("priority_rank"),
     "category": F("category__name"),
     "team": F("team__name"),
     "assignee": F("assigned_to__full_name"),

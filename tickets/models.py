@@ -63,6 +63,15 @@ class Source(models.TextChoices):
     SYSTEM = "system", _("System")
 
 
+def _rank_of(field: str, values: list[str]) -> models.Case:
+    """The position of field's value in values (unknown values last)."""
+    return models.Case(
+        *[models.When(**{field: value}, then=models.Value(i)) for i, value in enumerate(values)],
+        default=models.Value(len(values)),
+        output_field=models.PositiveSmallIntegerField(),
+    )
+
+
 class Ticket(models.Model):
     reference = models.CharField(_("reference"), max_length=20, unique=True, editable=False)
     subject = models.CharField(_("subject"), max_length=255)
@@ -108,6 +117,20 @@ class Ticket(models.Model):
     first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # Workflow and severity order as numbers the database computes and indexes,
+    # so the list can sort by status or priority without reading every row.
+    status_rank = models.GeneratedField(
+        expression=_rank_of("status", list(Status.values)),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+        verbose_name=_("status order"),
+    )
+    priority_rank = models.GeneratedField(
+        expression=_rank_of("priority", list(Priority.values)),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+        verbose_name=_("priority order"),
+    )
 
     class Meta:
         ordering: ClassVar = ["-updated_at"]
@@ -125,6 +148,8 @@ class Ticket(models.Model):
             models.Index(fields=["assigned_to", "-updated_at"], name="ticket_assignee_updated_idx"),
             models.Index(fields=["team", "-updated_at"], name="ticket_team_updated_idx"),
             models.Index(fields=["subject"], name="ticket_subject_idx"),
+            models.Index(fields=["status_rank", "id"], name="ticket_status_rank_idx"),
+            models.Index(fields=["priority_rank", "id"], name="ticket_priority_rank_idx"),
         ]
 
     def __str__(self) -> str:
