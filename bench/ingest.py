@@ -136,7 +136,13 @@ def run_pipeline(files: list[Path], profile: str | None) -> dict:
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile)
-    return {"samples": samples, "outcomes": dict(outcomes)}
+    from mailgateway.models import InboundMessage
+
+    quarantined = [
+        f"{row.message_id or row.sha256[:12]}: {row.error[:160]}"
+        for row in InboundMessage.objects.filter(outcome="quarantined")[:5]
+    ]
+    return {"samples": samples, "outcomes": dict(outcomes), "quarantined": quarantined}
 
 
 # ---------------------------------------------------------------- parent
@@ -208,6 +214,8 @@ def main() -> None:
         "(other work on the box slows both sides)"
     )
     print("outcomes:", ", ".join(f"{k} {v}" for k, v in sorted(pipe["outcomes"].items())))
+    for line in pipe.get("quarantined", []):
+        print("  quarantined:", line)
     print("pipeline memory by mails ingested:")
     for s in pipe["samples"]:
         rate = s["mails"] / s["seconds"]
