@@ -13,6 +13,7 @@ from helpdesk.models import SatisfactionRating
 from helpdesk.notifications import unread_count
 from tickets import access
 from tickets.models import Ticket
+from tickets.states import Status
 
 register = template.Library()
 
@@ -83,6 +84,12 @@ def ticket_extras(context: template.Context, ticket: Ticket) -> dict[str, Any]:
         "presence_seconds": presence_seconds(),
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.filter
+def status_name(value: str) -> str:
+    """The translated label of a status value ("resolved" -> "Resolvido")."""
+    return str(dict(Status.choices).get(value, value))
 
 
 @register.filter

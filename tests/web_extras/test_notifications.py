@@ -232,3 +232,15 @@ def test_customers_cannot_mention_agents(agent: Any, ticket: Ticket, customer: A
     Notification.objects.all().delete()
     services.ticket_reply_add(ticket=ticket, author=customer, body="@Ana, me responde logo!")
     assert kinds_for(agent) == [Kind.REPLY]  # the team hears of the reply, not a mention
+
+
+def test_a_status_notification_names_the_status_it_announced(
+    client: Client, agent: Any, ticket: Ticket, customer: Any
+) -> None:
+    services.ticket_transition(ticket=ticket, to=Status.RESOLVED, actor=agent)
+    services.ticket_transition(ticket=ticket, to=Status.CLOSED, actor=customer)
+    customer.language = "en"
+    customer.save()
+    login(client, customer)
+    page = client.get(reverse("notification_list")).content.decode()
+    assert ": Resolved" in page and ": Closed" not in page
