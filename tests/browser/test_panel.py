@@ -107,8 +107,12 @@ def test_customer_opens_a_ticket_agent_answers_customer_confirms_and_rates(
     box = agent_page.locator("#reply-form textarea[name='body']")
     agent_page.keyboard.press("r")
     expect(box).to_be_focused()
-    box.press_sequentially("Olá Carla, trocamos o cartucho.")
-    agent_page.wait_for_timeout(1200)  # the debounced save (800 ms) has fired
+    # Typing stops; the debounced save goes out once, after the last key.
+    with agent_page.expect_response(
+        lambda r: r.url.endswith("/draft/") and r.request.method == "POST"
+    ) as saved:
+        box.press_sequentially("Olá Carla, trocamos o cartucho.")
+    assert saved.value.status == 204
     agent_page.goto(f"{server}/tickets/")
     agent_page.goto(f"{server}/tickets/{ticket.reference}/")
     expect(box).to_have_value("Olá Carla, trocamos o cartucho.")

@@ -4,6 +4,7 @@ no payload runs, nothing violates the CSP, nothing is fetched from elsewhere."""
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -102,7 +103,7 @@ def test_the_xss_corpus_is_inert_in_the_ticket_page(
         page.wait_for_load_state("networkidle")
         page.mouse.move(200, 300)  # hover handlers get their chance too
         page.mouse.wheel(0, 4000)
-        page.wait_for_timeout(300)
+        page.wait_for_timeout(300)  # a grace period for anything that would fire late
         frames = rendered_frames(page)
         if path.startswith("/tickets/HD-") and how != "text":
             assert len(frames) > 1, "the mail HTML frame is there"
@@ -128,11 +129,19 @@ def test_the_watch_does_catch_what_it_looks_for(page: Page, server: str, watch: 
         "() => { const s = document.createElement('script'); s.textContent = 'alert(1)';"
         " document.body.appendChild(s); }"
     )
-    page.wait_for_timeout(200)
-    assert watch.csp_violations != []  # our CSP refused the inline script
+    wait_until(page, lambda: watch.csp_violations != [])  # our CSP refused the script
     page.goto("about:blank")  # no CSP here
     page.set_content("<script>alert('control')</script>")
     page.evaluate(f"() => fetch('{xss_corpus.FOREIGN}/control').catch(() => null)")
-    page.wait_for_timeout(200)
+    wait_until(page, lambda: watch.dialogs != [] and watch.foreign_requests != [])
     assert watch.dialogs == ["alert: control"]
     assert any("/control" in url for url in watch.foreign_requests)
+
+
+def wait_until(page: Page, condition: Callable[[], bool], seconds: float = 10) -> None:
+    """Let the browser's events arrive (polled, so a slow machine only waits longer)."""
+    for _ in range(int(seconds * 20)):
+        if condition():
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError("the browser never reported the event")
