@@ -267,3 +267,34 @@ def test_a_worker_killed_mid_send_loses_no_mail(
         "retry",
         "sent",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_send_each_mail_once(
+    customer: Any, agent: Any, category: Any, smtp_server: SMTPCapture
+) -> None:
+    ticket = services.ticket_create(requester=customer, subject="Busy", body="x", category=category)
+    for n in range(30):
+        services.ticket_reply_add(ticket=ticket, author=agent, body=f"update {n}")
+    expected = set(OutboxItem.objects.values_list("message_id", flat=True))
+    assert len(expected) == 32  # confirmation, notice to the agent, 30 replies
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "EMAIL_HOST": smtp_server.host,
+        "EMAIL_PORT": str(smtp_server.port),
+        "SECRET_KEY": django_settings.SECRET_KEY,
+        "HELPDESK_DATA_DIR": str(django_settings.DATA_DIR),
+    }
+    command = [sys.executable, "manage.py", "db_worker", "--batch", "--no-startup-delay", "-v0"]
+    workers = [
+        subprocess.Popen(command, cwd=django_settings.BASE_DIR, env=env, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    for worker in workers:
+        _out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err.decode()[-2000:]
+    got = Counter(m["Message-ID"].strip("<>") for m in smtp_server.mails())
+    assert set(got) == expected and set(got.values()) == {1}
+    assert set(OutboxItem.objects.values_list("status", flat=True)) == {Status.SENT}
+    assert OutboxItem.objects.filter(attempts=1).count() == 32
