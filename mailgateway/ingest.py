@@ -30,7 +30,7 @@ from mailgateway.addresses import is_our_address
 from mailgateway.autoreply import classify, failed_recipients
 from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.models import InboundMessage
-from mailgateway.parse import InboundEmail, parse_email, raw_message_id
+from mailgateway.parse import InboundEmail, content_digest, parse_email, raw_message_id
 from mailgateway.quotes import split_quoted
 from mailgateway.sanitize import SanitizeError, html_to_text, sanitize_html
 from mailgateway.staff import apply_commands, parse_commands
@@ -110,7 +110,10 @@ def _store(
 ) -> tuple[InboundMessage, InboundMessage | None]:
     sha256 = hashlib.sha256(raw).hexdigest()
     message_id = raw_message_id(raw)
-    key = f"mid:{message_id}" if message_id else f"sha:{sha256}"
+    # Without a Message-ID only the exact bytes identify a mail (a retry by
+    # the same door); with one, its content digest tells a copy that took
+    # another path from a different mail reusing the id.
+    key = f"mid:{message_id}:{content_digest(raw)[:32]}" if message_id else f"sha:{sha256}"
     common: dict[str, Any] = {
         "door": door,
         "mailbox": mailbox[:100],

@@ -12,13 +12,14 @@ from django.utils.translation import gettext_lazy as _
 class InboundMessage(models.Model):
     """One delivery of one mail by one door.
 
-    dedupe_key is "mid:<Message-ID>" (or "sha:<sha256>" for a mail without a
-    Message-ID) and unique: the same mail arriving again, by any door or at
-    several of our addresses, finds the first row and is recorded as a
-    duplicate row (dedupe_key NULL, duplicate_of set) instead of becoming a
-    second ticket entry. The key is the Message-ID alone rather than
-    Message-ID + sha256 because the same mail never has the same bytes twice
-    across doors: each hop adds its own Received/Delivered-To headers.
+    dedupe_key is "mid:<Message-ID>:<content digest>" ("sha:<sha256 of the
+    bytes>" for a mail without a Message-ID) and unique: the same mail arriving again,
+    by any door or at several of our addresses, finds the first row and is
+    recorded as a duplicate row (dedupe_key NULL, duplicate_of set) instead of
+    becoming a second ticket entry. The digest (parse.content_digest) covers
+    the body and the author's headers but not the trace headers, because the
+    same mail never has the same bytes twice across doors: each hop adds its
+    own Received/Delivered-To. sha256 (of the exact bytes) is kept as well.
     """
 
     class Door(models.TextChoices):

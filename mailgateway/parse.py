@@ -22,6 +22,7 @@ import base64
 import binascii
 import email.header
 import email.utils
+import hashlib
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -152,6 +153,32 @@ def raw_message_id(raw: bytes) -> str:
     if not match:
         return ""
     return clean_text(normalize_message_id(match.group(1).decode("ascii", "replace")))
+
+
+_IDENTITY_HEADERS = (b"from", b"date", b"subject", b"to", b"cc")
+_RAW_HEADER_RE = {
+    name: re.compile(rb"^" + name + rb"[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
+    for name in _IDENTITY_HEADERS
+}
+
+
+def content_digest(raw: bytes) -> str:
+    """A hash of what stays the same when one mail travels different paths:
+    the body and the author's own headers, line endings normalised. The trace
+    headers each hop adds (Received, Delivered-To, Return-Path, DKIM/ARC,
+    Authentication-Results) are left out, so the copy fetched by IMAP and the
+    copy delivered over SMTP or to a second mailbox hash alike, while two
+    different mails that reuse one Message-ID (broken mailers do) do not."""
+    end = _HEADER_END_RE.search(raw)
+    head = raw[: end.start()] if end else raw[: 1 << 20]
+    body = raw[end.end() :] if end else b""
+    digest = hashlib.sha256()
+    for name in _IDENTITY_HEADERS:
+        match = _RAW_HEADER_RE[name].search(head)
+        value = match.group(1) if match else b""
+        digest.update(b" ".join(value.split()) + b"\0")
+    digest.update(body.replace(b"\r\n", b"\n").rstrip())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -66,3 +66,23 @@ def test_it_threads_a_reply_by_in_reply_to() -> None:
     assert message is not None
     assert message.body == "Ainda não funciona."
     assert message.quoted.startswith("Em seg., 3 de nov.")
+
+
+def test_the_same_mail_with_other_line_endings_and_trace_headers_is_a_duplicate() -> None:
+    raw = make_mail().replace(b"\n", b"\r\n")
+    first = ingest_raw_email(raw, door="smtp")
+    relayed = (
+        b"Return-Path: <carla@cliente.com.br>\nReceived: from mx by imap; today\n"
+        + raw.replace(b"\r\n", b"\n")
+    )
+    second = ingest_raw_email(relayed, door="pipe")
+    assert (first.outcome, second.outcome) == ("created", "duplicate")
+
+
+def test_two_different_mails_reusing_one_message_id_are_both_kept() -> None:
+    # Some scripts and appliances send every mail with the same Message-ID.
+    first = ingest_raw_email(make_mail(body="Alarme 1", message_id="<fixed@nas>"), door="pipe")
+    second = ingest_raw_email(make_mail(body="Alarme 2", message_id="<fixed@nas>"), door="pipe")
+    assert first.outcome == "created"
+    assert second.outcome in {"created", "replied"}
+    assert Message.objects.count() == 2

@@ -117,7 +117,10 @@ def mails(draw: Any) -> bytes:
 def test_ingest_is_total_and_idempotent(raw: bytes) -> None:
     # Every example is a new mail (hypothesis replays examples on one database).
     seq = str(next(SEQUENCE)).encode()
-    raw = b"X-Seq: " + seq + b"\r\n" + raw.replace(b"<SEQ@", b"<" + seq + b"@", 1)
+    raw = (
+        b"Date: Wed, 25 Nov 2026 10:00:00 -0300 (example " + seq + b")\r\n"
+        + raw.replace(b"<SEQ@", b"<" + seq + b"@", 1)
+    )  # fmt: skip
     first = ingest_raw_email(raw, door="pipe")
     assert first.outcome in {"created", "replied", "autoreply", "quarantined"}
     entries = Message.objects.count()
