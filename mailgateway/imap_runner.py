@@ -196,9 +196,12 @@ def _idle_session(
         record_outcome(mailbox, result)
         if result.taken:
             report(result)
-        news = False
-        while not news and not stop.is_set():
-            if time.monotonic() - connected > IDLE_RENEW:
-                return  # reconnect: RFC 2177 timeouts, token renewal
-            news = session.wait_for_news(IDLE_CHECK)
+        if stop.is_set():
+            return
+        if time.monotonic() - connected > IDLE_RENEW:
+            return  # reconnect: RFC 2177 timeouts, token renewal
+        # Sync after every IDLE round, news or not: mail that arrived during the
+        # sync was announced in the replies to the sync's own commands, which
+        # imapclient does not keep, so IDLE alone would sleep past it.
+        session.wait_for_news(IDLE_CHECK)
         session.select()
