@@ -41,6 +41,7 @@ AUTO_REPLIED = frozenset({Notification.TICKET_CREATED})
 HUMAN_WRITTEN = frozenset({Notification.AGENT_REPLY})
 # Keep References short enough for every client: the root plus the latest.
 MAX_REFERENCES = 20
+RECENT_IDS = 100
 
 
 @dataclass(frozen=True)
@@ -188,17 +189,30 @@ def thread_ids(ticket: Ticket, emails: list[str]) -> dict[str, list[str]]:
     mails we sent them. In-Reply-To is the last of these, so the new mail nests
     under the one before it in that person's own mailbox (Gmail, Outlook,
     Thunderbird, Apple Mail); References always starts at the root."""
-    rows = list(
+    # Bounded work on long threads: the newest ids (enough to find each
+    # recipient's latest ones) and the root.
+    recent = list(
         MailId.objects.filter(ticket=ticket)
-        .order_by("created_at", "id")
-        .values_list("message_id", "outbound", "entry__author__email")
+        .order_by("-created_at", "-id")
+        .values_list("message_id", "outbound", "entry__author__email")[:RECENT_IDS]
     )
+    recent.reverse()
+    root = (
+        MailId.objects.filter(ticket=ticket, outbound=False)
+        .order_by("created_at", "id")
+        .values_list("message_id", flat=True)
+        .first()
+    )
+    rows: list[tuple[str, bool, str | None]] = list(recent)
+    if root is not None and all(mid != root for mid, _out, _author in recent):
+        rows = [(root, False, None), *recent]
+    ours = [mid for mid, outbound, _author in rows if outbound]
     sent: dict[str, set[str]] = {}
-    for recipient, message_id in OutboxItem.objects.filter(
-        ticket=ticket, kind=OutboxItem.Kind.EMAIL, recipient__in=emails
-    ).values_list("recipient", "message_id"):
-        sent.setdefault(recipient.lower(), set()).add(message_id)
-    root = next((mid for mid, outbound, _author in rows if not outbound), None)
+    if ours:
+        for recipient, message_id in OutboxItem.objects.filter(
+            message_id__in=ours, recipient__in=emails
+        ).values_list("recipient", "message_id"):
+            sent.setdefault(recipient.lower(), set()).add(message_id)
     known: dict[str, list[str]] = {}
     for email in emails:
         mine = sent.get(email.lower(), set())
