@@ -115,6 +115,32 @@ def repair(using: str = "default") -> list[str]:
     return missing
 
 
+def refresh_statistics(using: str = "default") -> list[str]:
+    """ANALYZE the tables whose planner statistics a table rebuild threw away.
+
+    Once a database has been analysed, a rebuilt table without statistics
+    next to tables with them misleads SQLite's planner (it drove the ticket
+    list from the users table and sorted every ticket). Returns the tables
+    analysed.
+    """
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        if cursor.fetchone() is None:
+            return []  # never analysed: the planner's defaults apply evenly
+        cursor.execute(
+            "SELECT DISTINCT m.tbl_name FROM sqlite_master m WHERE m.type = 'index'"
+            " AND m.tbl_name NOT IN (SELECT tbl FROM sqlite_stat1)"
+        )
+        tables = sorted(row[0] for row in cursor.fetchall())
+        for table in tables:
+            cursor.execute(f'ANALYZE "{table}"')
+    return tables
+
+
 def repair_after_migrate(using: str = "default", **kwargs: Any) -> None:
     """post_migrate receiver."""
     repair(using)
+    refresh_statistics(using)

@@ -52,3 +52,16 @@ def test_it_puts_back_triggers_a_table_rebuild_dropped(ticket: Ticket, agent: An
     assert list(search_tickets(Ticket.objects.all(), "fusor")) == [ticket]
     services.ticket_reply_add(ticket=ticket, author=agent, body="Fusor trocado, cilindro ok.")
     assert list(search_tickets(Ticket.objects.all(), "cilindro")) == [ticket]
+
+
+def test_it_analyses_a_rebuilt_table_when_the_others_have_statistics(ticket: Ticket) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        # What a table rebuild leaves: no statistics for that one table.
+        cursor.execute("DELETE FROM sqlite_stat1 WHERE tbl = 'tickets_ticket'")
+    assert "tickets_ticket" in search_schema.refresh_statistics()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'tickets_ticket'")
+        assert cursor.fetchone()[0] > 0
+    # Empty tables never get statistics; the analysed one is now left alone.
+    assert "tickets_ticket" not in search_schema.refresh_statistics()
