@@ -37,7 +37,7 @@ def _media_root() -> Path:
 
 
 def _raw_root() -> Path:
-    return Path(settings.DATA_DIR) / "raw"
+    return Path(settings.HELPDESK_RAW_DIR)
 
 
 FILE_DIRS: dict[str, Callable[[], Path]] = {"media": _media_root, "raw": _raw_root}

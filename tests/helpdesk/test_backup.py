@@ -20,13 +20,14 @@ def test_backup_then_restore_brings_tickets_and_files_back(
     tmp_path: Path, settings: Any, customer: Any, capsys: Any
 ) -> None:
     settings.DATA_DIR = tmp_path / "data"
+    settings.HELPDESK_RAW_DIR = settings.DATA_DIR / "raw"
     ticket = services.ticket_create(
         requester=customer,
         subject="Backup me",
         body="b",
         attachments=[NewAttachment(name="a.txt", content_type="text/plain", content=b"abc")],
     )
-    raw = settings.DATA_DIR / "raw" / "2026" / "x.eml"
+    raw = settings.HELPDESK_RAW_DIR / "2026" / "x.eml"
     raw.parent.mkdir(parents=True)
     raw.write_bytes(b"Subject: raw\r\n\r\nhi")
 
