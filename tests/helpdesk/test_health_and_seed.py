@@ -27,7 +27,7 @@ def test_healthz_is_503_when_a_probe_fails(client: Client, db: Any) -> None:
     finally:
         health._probes.pop("broken")
     assert response.status_code == 503
-    assert response.json()["checks"]["broken"] == {"ok": False, "error": "OSError: disk gone"}
+    assert response.json()["checks"]["broken"] == {"ok": False, "error": "hidden"}
 
 
 def test_healthcheck_command_prints_json(capsys: Any, db: Any) -> None:
@@ -71,3 +71,20 @@ def test_email_is_unique_whatever_the_case(db: Any) -> None:
     User.objects.create_user("dup@example.com")
     with pytest.raises(IntegrityError):
         User.objects.create_user("DUP@example.com")
+
+
+def test_healthz_hides_error_details_from_anonymous_monitors(client: Client, agent: Any) -> None:
+    from helpdesk import health
+
+    def broken() -> dict[str, Any]:
+        raise OSError("imap.internal.example refused user support@x")
+
+    health.register("broken", broken)
+    try:
+        anonymous = client.get("/healthz").json()["checks"]["broken"]
+        client.force_login(agent)
+        staff = client.get("/healthz").json()["checks"]["broken"]
+    finally:
+        health._probes.pop("broken")
+    assert anonymous == {"ok": False, "error": "hidden"}
+    assert "imap.internal.example" in staff["error"]
