@@ -32,6 +32,8 @@ def clean_header_text(value: str, max_length: int = 200) -> str:
 def format_address(name: str, email: str) -> str:
     """'"Name" <email>' with the name cleaned and quoted as RFC 5322 needs."""
     display = clean_header_text(name, 120)
+    if display.lower() == email.strip().lower():
+        display = ""  # a person known only by address: no '"a@b" <a@b>'
     local, _, domain = email.strip().rpartition("@")
     if not local or not domain or _UNSAFE.search(email):
         raise ValueError(f"Not a mail address: {email!r}")
