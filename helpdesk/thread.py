@@ -30,6 +30,8 @@ class Entry:
     when: datetime
     message: Message | None = None
     event: TicketEvent | None = None
+    # For staff, how the mail gateway threaded a mail entry (InboundMessage.verdict).
+    mail: dict[str, Any] | None = None
 
 
 def ticket_entries(*, ticket: Ticket, user: Any) -> list[Entry]:
@@ -38,7 +40,19 @@ def ticket_entries(*, ticket: Ticket, user: Any) -> list[Entry]:
     messages = list(selectors.ticket_thread(ticket=ticket, user=user))
     kinds = STAFF_EVENT_KINDS if access.is_staff(user) else CUSTOMER_EVENT_KINDS
     events = list(ticket.events.filter(kind__in=kinds).select_related("actor"))
-    entries = [Entry(when=m.created_at, message=m) for m in messages]
+    verdicts = _mail_verdicts(messages) if access.is_staff(user) else {}
+    entries = [Entry(when=m.created_at, message=m, mail=verdicts.get(m.pk)) for m in messages]
     entries += [Entry(when=e.created_at, event=e) for e in events]
     entries.sort(key=lambda e: e.when)
     return entries
+
+
+def _mail_verdicts(messages: list[Message]) -> dict[int, dict[str, Any]]:
+    """Threading verdicts of the mail entries, in one query."""
+    from mailgateway.models import InboundMessage
+
+    mail_ids = [m.pk for m in messages if m.source == "email"]
+    if not mail_ids:
+        return {}
+    rows = InboundMessage.objects.filter(entry_id__in=mail_ids).values_list("entry_id", "verdict")
+    return {entry_id: verdict or {} for entry_id, verdict in rows}

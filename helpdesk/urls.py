@@ -7,6 +7,7 @@ from helpdesk.views import (
     health,
     home,
     ticket_detail,
+    ticket_mail,
     ticket_new,
     tickets,
 )
@@ -30,6 +31,16 @@ urlpatterns = [
         "tickets/<str:reference>/properties/",
         ticket_detail.ticket_properties,
         name="ticket_properties",
+    ),
+    path(
+        "tickets/<str:reference>/messages/<int:pk>/move/",
+        ticket_mail.message_move,
+        name="message_move",
+    ),
+    path(
+        "tickets/<str:reference>/messages/<int:pk>/split/",
+        ticket_mail.message_split,
+        name="message_split",
     ),
     path("attachments/<int:pk>/", attachments.attachment_download, name="attachment_download"),
     path("", include("helpdesk.extras_urls")),
