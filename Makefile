@@ -28,5 +28,5 @@ lint: install
 	$(VENV)/bin/mypy .
 
 messages: install
-	$(PY) manage.py makemessages -l pt_BR --ignore=.venv --ignore=var
+	$(PY) manage.py makemessages -l pt_BR --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore=static/vendor
 	$(PY) manage.py compilemessages --ignore=.venv
