@@ -105,9 +105,10 @@ def _reference(row: InboundMessage) -> str | None:
     return Ticket.objects.filter(pk=row.ticket_id).values_list("reference", flat=True).first()
 
 
-def _store(
+def row_fields(
     raw: bytes, *, door: str, envelope_from: str, envelope_rcpts: list[str], mailbox: str
-) -> tuple[InboundMessage, InboundMessage | None]:
+) -> tuple[str, dict[str, Any]]:
+    """The dedupe key and the other columns of a new InboundMessage row."""
     sha256 = hashlib.sha256(raw).hexdigest()
     message_id = raw_message_id(raw)
     # Without a Message-ID only the exact bytes identify a mail (a retry by
@@ -123,6 +124,15 @@ def _store(
         "sha256": sha256,
         "size": len(raw),
     }
+    return key, common
+
+
+def _store(
+    raw: bytes, *, door: str, envelope_from: str, envelope_rcpts: list[str], mailbox: str
+) -> tuple[InboundMessage, InboundMessage | None]:
+    key, common = row_fields(
+        raw, door=door, envelope_from=envelope_from, envelope_rcpts=envelope_rcpts, mailbox=mailbox
+    )
     relative = ""
     try:
         # Most mail is new: write and insert straight away and let the unique
@@ -218,8 +228,10 @@ def _quarantine(row: InboundMessage, exc: BaseException) -> IngestResult:
     return IngestResult(Outcome.QUARANTINED, None, row.pk)
 
 
-def _pipeline(row: InboundMessage, raw: bytes) -> IngestResult:
-    mail = parse_email(raw)
+def _pipeline(row: InboundMessage, raw: bytes, mail: InboundEmail | None = None) -> IngestResult:
+    # mail: already parsed from raw (by the batch path's parse worker).
+    if mail is None:
+        mail = parse_email(raw)
     row.from_address = mail.sender[:254]
     row.subject = mail.subject[:255]
     if mail.message_id and not row.message_id:

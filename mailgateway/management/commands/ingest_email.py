@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from mailgateway.batch import IngestOutcome, ingest_raw_emails
 from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.ingest import ingest_raw_email, max_message_bytes
 
@@ -25,6 +26,7 @@ EX_OK = 0
 EX_USAGE = 64
 EX_DATAERR = 65
 EX_TEMPFAIL = 75
+BATCH = 50
 
 
 class Command(BaseCommand):
@@ -95,33 +97,47 @@ class Command(BaseCommand):
             sources.append(("-", data if len(data) <= limit else None, "too big"))
 
         status = EX_OK
-        for name, raw, _ in sources:
-            if raw is None:
-                self.stderr.write(f"5.3.4 {name}: message too big (limit {limit} bytes)")
-                self.stdout.write(f"{name} rejected -")
-                status = max(status, EX_DATAERR) if status != EX_TEMPFAIL else status
-                continue
-            try:
-                result = ingest_raw_email(
-                    raw,
-                    door="pipe",
-                    envelope_from=options["envelope_from"],
-                    envelope_rcpts=rcpts,
-                    mailbox=options["mailbox"],
-                )
-            except InboundRejected as exc:
-                self.stderr.write(f"{exc.smtp_code.split(' ')[1]} {name}: {exc}")
-                self.stdout.write(f"{name} rejected -")
-                status = exc.exit_code if status == EX_OK else status
-                continue
-            except InboundError as exc:
-                self.stderr.write(f"4.3.0 {name}: temporary failure, try again later ({exc})")
-                self.stdout.write(f"{name} deferred -")
-                status = EX_TEMPFAIL
-                continue
-            self.stdout.write(f"{name} {result.outcome} {result.reference or '-'}")
+        # Several files go through the batch path, BATCH mails per commit;
+        # each line is printed (acknowledged) only after its batch committed.
+        for start in range(0, len(sources), BATCH):
+            chunk = sources[start : start + BATCH]
+            raws = [raw for _, raw, _ in chunk if raw is not None]
+            envelope = {
+                "door": "pipe",
+                "envelope_from": options["envelope_from"],
+                "envelope_rcpts": rcpts,
+                "mailbox": options["mailbox"],
+            }
+            batch = ingest_raw_emails(raws, **envelope) if len(raws) > 1 else None
+            results = iter(batch if batch is not None else [self._one(r, envelope) for r in raws])
+            for name, raw, _ in chunk:
+                if raw is None:
+                    self.stderr.write(f"5.3.4 {name}: message too big (limit {limit} bytes)")
+                    self.stdout.write(f"{name} rejected -")
+                    status = max(status, EX_DATAERR) if status != EX_TEMPFAIL else status
+                    continue
+                result = next(results)
+                if isinstance(result, InboundRejected):
+                    self.stderr.write(f"{result.smtp_code.split(' ')[1]} {name}: {result}")
+                    self.stdout.write(f"{name} rejected -")
+                    status = result.exit_code if status == EX_OK else status
+                elif isinstance(result, InboundError):
+                    self.stderr.write(
+                        f"4.3.0 {name}: temporary failure, try again later ({result})"
+                    )
+                    self.stdout.write(f"{name} deferred -")
+                    status = EX_TEMPFAIL
+                else:
+                    self.stdout.write(f"{name} {result.outcome} {result.reference or '-'}")
         if status != EX_OK:
             raise SystemExit(status)
+
+    @staticmethod
+    def _one(raw: bytes, envelope: dict[str, Any]) -> IngestOutcome:
+        try:
+            return ingest_raw_email(raw, **envelope)
+        except (InboundRejected, InboundError) as exc:
+            return exc
 
     def _fail(self, code: int, message: str) -> NoReturn:
         self.stderr.write(message)

@@ -1,0 +1,105 @@
+"""The batch path (`ingest_email FILE...`): one commit for many mails, a
+savepoint per mail, parsing in a worker process, per-mail fallback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import OperationalError
+
+from mailgateway import batch, store
+from mailgateway.batch import ingest_raw_emails
+from mailgateway.errors import InboundRejected
+from mailgateway.ingest import IngestResult
+from mailgateway.models import InboundMessage
+from mailgateway.parse import parse_email
+from tests.mailgateway.conftest import make_mail
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+
+def _results(outcomes: list[Any]) -> list[IngestResult]:
+    assert all(isinstance(o, IngestResult) for o in outcomes), outcomes
+    return outcomes
+
+
+def test_one_bad_mail_is_quarantined_without_undoing_the_others(settings: Any) -> None:
+    settings.HELPDESK_ALLOWED_SENDER_DOMAINS = ["cliente.com.br"]
+    first = make_mail(subject="Primeiro")
+    raws = [
+        first,
+        make_mail(sender="intruso@outro.example", subject="Fora do domínio"),
+        make_mail(sender="Bia <bia@cliente.com.br>", subject="Segundo"),
+        first,  # the same mail again in the same batch
+        make_mail(sender="Rui <rui@cliente.com.br>", subject="Terceiro"),
+    ]
+    created, bad, second, again, third = _results(ingest_raw_emails(raws, door="pipe"))
+
+    assert [r.outcome for r in (created, bad, second, again, third)] == [
+        "created",
+        "quarantined",
+        "created",
+        "duplicate",
+        "created",
+    ]
+    assert set(Ticket.objects.values_list("subject", flat=True)) == {
+        "Primeiro",
+        "Segundo",
+        "Terceiro",
+    }
+    assert again.reference == created.reference
+    row = InboundMessage.objects.get(pk=bad.inbound_id)
+    assert "sender domain not allowed" in row.error
+    assert store.read_raw(row.raw_path) == raws[1]  # quarantined with its raw bytes
+    dup = InboundMessage.objects.get(pk=again.inbound_id)
+    assert dup.duplicate_of_id == created.inbound_id
+    # Every stored row points at its file, and no file is left without a row.
+    paths = set(InboundMessage.objects.exclude(raw_path="").values_list("raw_path", flat=True))
+    on_disk = {str(p.relative_to(store.raw_root())) for p in store.raw_root().rglob("*.eml")}
+    assert paths == on_disk
+
+
+def test_a_database_error_rolls_the_batch_back_and_retries_per_mail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = batch._pipeline
+    calls = []
+
+    def flaky(*args: Any, **kwargs: Any) -> IngestResult:
+        calls.append(1)
+        if len(calls) == 2:
+            raise OperationalError("disk I/O error")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "_pipeline", flaky)
+    raws = [make_mail(subject=f"Pedido {n}") for n in range(5)]
+    results = _results(ingest_raw_emails(raws, door="pipe"))
+
+    assert [r.outcome for r in results] == ["created"] * 5
+    assert Ticket.objects.count() == 5  # the first mail's work was rolled back, not doubled
+    assert InboundMessage.objects.count() == 5
+    files = list(store.raw_root().rglob("*.eml"))
+    assert len(files) == 5  # the batch's own files were removed with its rows
+
+
+def test_too_big_is_rejected_in_place(settings: Any) -> None:
+    settings.HELPDESK_MAX_MESSAGE_MB = 1
+    big = make_mail(body="x" * (1024 * 1024 + 10))
+    ok, rejected = ingest_raw_emails([make_mail(), big], door="pipe")
+    assert isinstance(ok, IngestResult) and ok.outcome == "created"
+    assert isinstance(rejected, InboundRejected) and rejected.exit_code == 65
+
+
+def test_the_worker_parses_exactly_as_the_main_process(tmp_path: Path) -> None:
+    raw = make_mail(cc="Ana <ana@cliente.com.br>", headers={"X-Priority": "1"})
+    pool = batch._parser_pool()
+    if pool is None:
+        pytest.skip("one CPU: no parse worker")
+    assert batch._parsed(pool.submit(batch._parse_portable, raw)) == parse_email(raw)
+    assert batch._parsed(pool.submit(batch._parse_portable, b"\x00garbage")) in (
+        None,
+        parse_email(b"\x00garbage"),
+    )
