@@ -48,9 +48,16 @@ def user_create(
     password: str | None = None,
     **extra: Any,
 ) -> User:
+    if role not in Role.values:
+        raise ValueError(f"Unknown role {role!r}.")
     with transaction.atomic():
         user = User.objects.create_user(email, password, full_name=full_name, role=role, **extra)
-        return user_set_role(user=user, role=role)
+        # A new user is in no group yet: join the role's group without
+        # user_set_role's second save and group removal (every mail from a new
+        # sender pays for this).
+        group, _ = Group.objects.get_or_create(name=ROLE_GROUP_NAMES[role])
+        user.groups.add(group)
+        return user
 
 
 def customer_get_or_create(*, email: str, full_name: str = "", language: str = "") -> User:

@@ -216,3 +216,16 @@ def test_password_change_needs_the_current_password(customer: Any, customer_clie
     )
     customer.refresh_from_db()
     assert customer.check_password("outra-senha-boa-1")
+
+
+def test_a_new_account_is_in_exactly_its_role_group() -> None:
+    from helpdesk.accounts import user_create
+
+    customer = customer_get_or_create(email="Nova@Cliente.com.br", full_name="Nova")
+    agent = user_create(email="ag@support.example", role="agent", password="x-y-z-123456")
+    assert list(customer.groups.values_list("name", flat=True)) == ["role:customer"]
+    assert list(agent.groups.values_list("name", flat=True)) == ["role:agent"]
+    assert User.objects.get(pk=agent.pk).role == "agent"
+    with pytest.raises(ValueError):
+        user_create(email="x@support.example", role="wizard")
+    assert not User.objects.filter(email="x@support.example").exists()
