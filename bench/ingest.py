@@ -113,9 +113,8 @@ def run_pipeline(files: list[Path], profile: str | None, per_mail: bool) -> dict
     logging.disable(logging.INFO)  # one log line per mail is not what we measure
     from collections import Counter
 
-    from mailgateway.batch import ingest_raw_emails
+    from mailgateway.batch import BATCH, ingest_stream
     from mailgateway.ingest import ingest_raw_email
-    from mailgateway.management.commands.ingest_email import BATCH
 
     marks, samples, outcomes = set(checkpoints(len(files))), [], Counter()
     profiler = None
@@ -125,19 +124,15 @@ def run_pipeline(files: list[Path], profile: str | None, per_mail: bool) -> dict
         profiler = cProfile.Profile()
         profiler.enable()
     started, cpu = time.perf_counter(), time.process_time()
-    step = 1 if per_mail else BATCH
-    for start in range(0, len(files), step):
-        raws = [path.read_bytes() for path in files[start : start + step]]
-        if per_mail:
-            results = [ingest_raw_email(raws[0], door="pipe")]
-        else:
-            results = ingest_raw_emails(raws, door="pipe")
-        for offset, result in enumerate(results):
-            if isinstance(result, Exception):
-                sys.exit(f"mail {start + offset} not stored: {result}")
-            outcomes[str(result.outcome)] += 1
-        i = start + len(raws)
-        if any(m for m in marks if start < m <= i):
+    if per_mail:
+        results = (ingest_raw_email(path.read_bytes(), door="pipe") for path in files)
+    else:
+        results = ingest_stream(files, door="pipe")  # as ingest_email FILE... does
+    for i, result in enumerate(results, 1):
+        if isinstance(result, Exception):
+            sys.exit(f"mail {i} not stored: {result}")
+        outcomes[str(result.outcome)] += 1
+        if i in marks:
             samples.append(
                 {
                     "mails": i,

@@ -9,10 +9,14 @@ sent text never comes back as a draft.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from django.db.models import Q
 
 from helpdesk.models import ReplyDraft
 from tickets import events
+from tickets.access import is_staff
 from tickets.models import Ticket
 
 MAX_DRAFT_CHARS = 100_000
@@ -35,10 +39,13 @@ def draft_save(*, user: Any, ticket: Ticket, kind: str, body: str) -> None:
     )
 
 
-def clear_sent_draft(event: events.TicketChanged) -> None:
-    message = event.message
-    if event.kind not in {"reply", "note"} or message is None or message.author_id is None:
-        return
-    # The ticket page has one box for replies and notes, so whatever was sent
-    # came from the draft of either kind: both go.
-    ReplyDraft.objects.filter(user_id=message.author_id, ticket=event.ticket).delete()
+def clear_sent_draft(changes: Sequence[events.TicketChanged]) -> None:
+    # Only staff keep drafts. The ticket page has one box for replies and
+    # notes, so whatever was sent came from the draft of either kind: both go.
+    sent = Q()
+    for change in changes:
+        message = change.message
+        if change.kind in {"reply", "note"} and message is not None and is_staff(message.author):
+            sent |= Q(user_id=message.author_id, ticket=change.ticket)
+    if sent:
+        ReplyDraft.objects.filter(sent).delete()

@@ -11,7 +11,7 @@ change's transaction and only writes Notification rows. The rules:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -67,79 +67,89 @@ def _mentions(lowered_text: str, name: str) -> bool:
     return re.search(rf"(?<![\w@])@{re.escape(name)}(?![\w])", lowered_text) is not None
 
 
-def _create(
-    recipients: Iterable[Any],
-    *,
-    ticket: Ticket,
-    kind: str,
-    actor: Any,
-    staff_only: bool = False,
-    detail: str = "",
-    exclude: set[int] | None = None,
-) -> set[int]:
-    """Write one row per eligible recipient; returns the ids notified."""
-    skip = set(exclude or ())
-    if _is_user(actor):
-        skip.add(actor.pk)
-    rows, done = [], set()
-    for user in recipients:
-        if user.pk in skip or user.pk in done or not user.is_active:
-            continue
-        if access.is_staff(user):
-            if not access.can_view(user, ticket):
+class _Batch:
+    """The rows one delivery of changes writes, and the team lists it reads
+    (once per team, however many changes)."""
+
+    def __init__(self) -> None:
+        self.rows: list[Notification] = []
+        self._teams: dict[int | None, list[Any]] = {}
+
+    def team_staff(self, ticket: Ticket) -> list[Any]:
+        """The people who handle the ticket's team; every available agent when it has none."""
+        if ticket.team_id not in self._teams:
+            self._teams[ticket.team_id] = list(_team_staff(ticket))
+        return self._teams[ticket.team_id]
+
+    def handlers(self, ticket: Ticket) -> list[Any]:
+        return [ticket.assigned_to] if ticket.assigned_to is not None else self.team_staff(ticket)
+
+    def add(
+        self,
+        recipients: Iterable[Any],
+        *,
+        ticket: Ticket,
+        kind: str,
+        actor: Any,
+        staff_only: bool = False,
+        detail: str = "",
+        exclude: set[int] | None = None,
+    ) -> set[int]:
+        """One row per eligible recipient; returns the ids notified."""
+        skip = set(exclude or ())
+        if _is_user(actor):
+            skip.add(actor.pk)
+        done = set()
+        for user in recipients:
+            if user.pk in skip or user.pk in done or not user.is_active:
                 continue
-        elif staff_only or user.pk != ticket.created_by_id:
-            # A customer hears only about their own tickets, never staff-only news.
-            continue
-        done.add(user.pk)
-        rows.append(
-            Notification(
-                recipient=user,
-                ticket=ticket,
-                kind=kind,
-                actor=actor if _is_user(actor) else None,
-                detail=detail[:64],
+            if access.is_staff(user):
+                if not access.can_view(user, ticket):
+                    continue
+            elif staff_only or user.pk != ticket.created_by_id:
+                # A customer hears only about their own tickets, never staff-only news.
+                continue
+            done.add(user.pk)
+            self.rows.append(
+                Notification(
+                    recipient=user,
+                    ticket=ticket,
+                    kind=kind,
+                    actor=actor if _is_user(actor) else None,
+                    detail=detail[:64],
+                )
             )
-        )
-    Notification.objects.bulk_create(rows)
-    return done
+        return done
 
 
-def notify_on_ticket_change(event: events.TicketChanged) -> None:
+def notify_on_ticket_change(changes: Sequence[events.TicketChanged]) -> None:
+    batch = _Batch()
+    for change in changes:
+        if not change.quiet:
+            _on_change(batch, change)
+    Notification.objects.bulk_create(batch.rows)
+
+
+def _on_change(batch: _Batch, event: events.TicketChanged) -> None:
     ticket, actor, message = event.ticket, event.actor, event.message
-    if event.extra.get("quiet") or (message is not None and message.is_quiet):
-        return
     if event.kind == "created":
-        _create(_team_staff(ticket), ticket=ticket, kind=Kind.NEW_TICKET, actor=actor)
-        return
-    if event.kind == "assignee":
-        assignee = ticket.assigned_to
-        if assignee is not None:
-            _create([assignee], ticket=ticket, kind=Kind.ASSIGNED, actor=actor)
-        return
-    if event.kind in {"reply", "note"} and message is not None:
-        _on_message(ticket, actor, message)
-        return
-    if event.kind == "status":
-        _on_status(ticket, actor, event.new)
+        batch.add(batch.team_staff(ticket), ticket=ticket, kind=Kind.NEW_TICKET, actor=actor)
+    elif event.kind == "assignee":
+        if ticket.assigned_to is not None:
+            batch.add([ticket.assigned_to], ticket=ticket, kind=Kind.ASSIGNED, actor=actor)
+    elif event.kind in {"reply", "note"} and message is not None:
+        _on_message(batch, ticket, actor, message)
+    elif event.kind == "status":
+        _on_status(batch, ticket, actor, event.new)
 
 
-def _on_message(ticket: Ticket, actor: Any, message: Message) -> None:
+def _on_message(batch: _Batch, ticket: Ticket, actor: Any, message: Message) -> None:
     internal = message.kind == Message.Kind.NOTE
     # Only staff mention staff: a customer cannot page agents by name.
     named = mentioned_staff(message.body) if access.is_staff(actor) else []
-    mentioned = _create(
-        named,
-        ticket=ticket,
-        kind=Kind.MENTION,
-        actor=actor,
-        staff_only=True,
-    )
-    handlers: list[Any] = (
-        [ticket.assigned_to] if ticket.assigned_to is not None else list(_team_staff(ticket))
-    )
-    _create(
-        handlers,
+    mentioned = batch.add(named, ticket=ticket, kind=Kind.MENTION, actor=actor, staff_only=True)
+    batch.add(
+        batch.handlers(ticket),
         ticket=ticket,
         kind=Kind.NOTE if internal else Kind.REPLY,
         actor=actor,
@@ -147,17 +157,23 @@ def _on_message(ticket: Ticket, actor: Any, message: Message) -> None:
         exclude=mentioned,
     )
     if not internal and access.is_staff(actor):
-        _create([ticket.created_by], ticket=ticket, kind=Kind.REPLY, actor=actor)
+        batch.add([ticket.created_by], ticket=ticket, kind=Kind.REPLY, actor=actor)
 
 
-def _on_status(ticket: Ticket, actor: Any, new: str) -> None:
+def _on_status(batch: _Batch, ticket: Ticket, actor: Any, new: str) -> None:
     if access.is_staff(actor) or not _is_user(actor):
         if new in CUSTOMER_STATUSES:
-            _create([ticket.created_by], ticket=ticket, kind=Kind.STATUS, actor=actor, detail=new)
+            batch.add([ticket.created_by], ticket=ticket, kind=Kind.STATUS, actor=actor, detail=new)
         return
     # The requester confirmed or reopened: whoever handles the ticket hears it.
-    handlers = [ticket.assigned_to] if ticket.assigned_to is not None else _team_staff(ticket)
-    _create(handlers, ticket=ticket, kind=Kind.STATUS, actor=actor, detail=new, staff_only=True)
+    batch.add(
+        batch.handlers(ticket),
+        ticket=ticket,
+        kind=Kind.STATUS,
+        actor=actor,
+        detail=new,
+        staff_only=True,
+    )
 
 
 # --- Reads for the bell and the list ---------------------------------------

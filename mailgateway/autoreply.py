@@ -10,9 +10,13 @@ auto-reply" (Sisimai #491): it is honoured by outbound, not classified on here.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from mailgateway.addresses import is_our_address, our_domains
@@ -84,23 +88,44 @@ def is_our_own(mail: InboundEmail) -> str:
     return ""
 
 
-def over_rate_limit(sender: str, *, exclude_id: int | None = None) -> bool:
+def _recent_mails() -> QuerySet[Any]:
     from mailgateway.models import InboundMessage
 
-    if not sender:
-        return False
     since = timezone.now() - RATE_WINDOW
-    recent = InboundMessage.objects.filter(from_address=sender, received_at__gte=since).exclude(
+    return InboundMessage.objects.filter(received_at__gte=since).exclude(
         outcome=InboundMessage.Outcome.DUPLICATE
     )
+
+
+def over_rate_limit(sender: str, *, exclude_id: int | None = None) -> bool:
+    if not sender:
+        return False
+    recent = _recent_mails().filter(from_address=sender)
     if exclude_id is not None:
         recent = recent.exclude(pk=exclude_id)
     return recent.count() >= RATE_LIMIT
 
 
+def recent_counts(senders: Iterable[str]) -> Counter[str]:
+    """Mails stored in the rate window per sender, for many senders in one query."""
+    rows = (
+        _recent_mails()
+        .filter(from_address__in=list(set(senders)))
+        .values_list("from_address")
+        .annotate(n=Count("id"))
+    )
+    return Counter({sender: n for sender, n in rows})
+
+
 def classify(
-    mail: InboundEmail, *, envelope_from: str | None = None, inbound_id: int | None = None
+    mail: InboundEmail,
+    *,
+    envelope_from: str | None = None,
+    inbound_id: int | None = None,
+    recent: int | None = None,
 ) -> Classification:
+    """recent: the sender's other mails in the rate window, when the caller
+    already counted them (the batch path); otherwise they are counted here."""
     own = is_our_own(mail)
     if own:
         return Classification("loop", own)
@@ -110,7 +135,12 @@ def classify(
     auto = is_auto_submitted(mail, envelope_from)
     if auto:
         return Classification("autoreply", auto)
-    if over_rate_limit(mail.sender, exclude_id=inbound_id):
+    looping = (
+        recent >= RATE_LIMIT
+        if recent is not None
+        else over_rate_limit(mail.sender, exclude_id=inbound_id)
+    )
+    if looping:
         return Classification("loop", f"more than {RATE_LIMIT} mails in 10 minutes from sender")
     return Classification("person")
 

@@ -1,17 +1,19 @@
-"""Many mails, one commit: the batch path of `ingest_email FILE...`.
+"""Many mails, one commit per batch: the path of `ingest_email FILE...`.
 
-ingest_raw_email pays two commits (two WAL fsyncs) and a parse on the one
-core per mail. For a batch the same durability rules hold at lower cost:
+ingest_raw_email pays two commits (two WAL fsyncs) and reads the sender's
+account, their mail rate and the notification rules once per mail. A stream
+of mails keeps the same durability rules at a fraction of that cost:
 
-1. every raw file is written and fsync'ed first (store.write_raw);
-2. ONE transaction then inserts each mail's row and processes it, each mail
-   in its own savepoints, so a mail that fails is quarantined (raw kept)
-   without undoing the others;
-3. only after that commit does the caller get the results, so no mail is
+1. worker processes (the other cores) write and fsync each raw file, compute
+   its dedupe key and prepare it (parse, texts, sanitised HTML), a batch or
+   two ahead of the one being written;
+2. ONE transaction per batch then processes every mail in its own savepoint,
+   so a mail that fails is quarantined (raw kept) without undoing the others;
+   the senders' accounts and rates are read once for the batch, the ticket
+   changes are announced to the subscribers together at its end (one outbox
+   INSERT), and the batch's InboundMessage rows are inserted in one statement;
+3. only after that commit are the batch's outcomes yielded, so no mail is
    acknowledged before its row is durable.
-
-Parsing runs ahead in one worker process (the second core) while this
-process threads and stores, so its cost hides behind the database work.
 
 Anything unusual falls back to ingest_raw_email one mail at a time, which
 owns the slow paths: a duplicate (its dedupe key is taken), a raw file that
@@ -22,162 +24,263 @@ cannot be written, and a database error, which rolls the whole batch back
 from __future__ import annotations
 
 import atexit
-import contextlib
 import dataclasses
+import itertools
 import logging
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from types import MappingProxyType
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 
 from mailgateway import store
 from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.ingest import (
     IngestResult,
+    Senders,
     _pipeline,
-    _quarantine,
     ingest_raw_email,
+    log_quarantined,
     max_message_bytes,
+    quarantine_fields,
     row_fields,
 )
 from mailgateway.models import InboundMessage
-from mailgateway.parse import InboundEmail, parse_email
+from mailgateway.prepare import Prepared, prepare
+from tickets import events
 
 log = logging.getLogger("mailgateway")
 
-# Below this many mails a worker process costs more than it saves.
-MIN_PARALLEL = 4
-
-_pool: ProcessPoolExecutor | None = None
-
-
-def _parse_portable(raw: bytes) -> InboundEmail | None:
-    """Worker side: parse, in a form that pickles (MappingProxyType does not).
-
-    None when parsing fails: the main process parses again inside the mail's
-    savepoint, so the failure is quarantined exactly as on the per-mail path.
-    """
-    try:
-        mail = parse_email(raw)
-    except Exception:
-        return None
-    return dataclasses.replace(mail, headers=dict(mail.headers))
-
-
-def _parser_pool() -> ProcessPoolExecutor | None:
-    global _pool
-    if (os.cpu_count() or 1) < 2:
-        return None
-    if _pool is None:
-        # fork: the worker needs only the parse module, already imported.
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-        atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
-    return _pool
-
-
-def _parsed(future: Future[InboundEmail | None] | None) -> InboundEmail | None:
-    if future is None:
-        return None
-    try:
-        mail = future.result()
-    except Exception:  # a worker that died: parse here instead
-        return None
-    if mail is None:
-        return None
-    return dataclasses.replace(mail, headers=MappingProxyType(dict(mail.headers)))
-
+BATCH = 50
+AHEAD = 2  # batches being prepared while one is written
 
 IngestOutcome = IngestResult | InboundError | InboundRejected
 
 
-def ingest_raw_emails(
-    raws: Sequence[bytes],
+@dataclass(frozen=True)
+class Staged:
+    """A mail on disk, with its row's key and columns and its prepared form."""
+
+    raw_path: str  # "" when the file could not be written
+    key: str
+    columns: dict[str, Any]
+    prepared: Prepared | None  # None when preparing failed: the pipeline retries and quarantines
+
+
+# A mail: its bytes, or the path of a file holding them (read by the worker,
+# so the bytes never pass through the main process).
+Source = bytes | Path
+
+
+def _read(source: Source) -> bytes:
+    return source if isinstance(source, bytes) else source.read_bytes()
+
+
+def _size(source: Source) -> int:
+    return len(source) if isinstance(source, bytes) else source.stat().st_size
+
+
+def stage(source: Source, root: Path, envelope: dict[str, Any]) -> Staged:
+    """Everything before the database, for one mail (runs in a worker). Its
+    directory entry is synced once for the whole batch (store.sync_dirs)."""
+    try:
+        raw = _read(source)
+        relative = store.write_raw(raw, root, sync_dir=False)
+    except OSError:
+        return Staged("", "", {}, None)  # the per-mail path retries, and reports the error
+    key, columns = row_fields(raw, **envelope)
+    try:
+        prepared: Prepared | None = prepare(raw).portable()
+    except Exception:
+        prepared = None
+    return Staged(relative, key, columns, prepared)
+
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def _workers() -> ProcessPoolExecutor | None:
+    global _pool
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        return None
+    if _pool is None:
+        # fork: the workers need only modules this process has imported.
+        _pool = ProcessPoolExecutor(
+            max_workers=min(cores, 4), mp_context=multiprocessing.get_context("fork")
+        )
+        atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
+    return _pool
+
+
+Pending = Future[Staged] | Staged | InboundRejected
+
+
+def _submit(chunk: Sequence[Source], envelope: dict[str, Any]) -> list[Pending]:
+    pool, root, limit = _workers(), store.raw_root(), max_message_bytes()
+    out: list[Pending] = []
+    for raw in chunk:
+        try:
+            too_big = _size(raw) > limit
+        except OSError:
+            too_big = False  # unreadable: the per-mail path reports it
+        if too_big:
+            out.append(
+                InboundRejected(
+                    "message too large", smtp_code="552 5.3.4 Message too big", exit_code=65
+                )
+            )
+        elif pool is not None:
+            out.append(pool.submit(stage, raw, root, envelope))
+        else:
+            out.append(stage(raw, root, envelope))
+    return out
+
+
+def _staged(pending: Pending, raw: Source, envelope: dict[str, Any]) -> Staged | InboundRejected:
+    if not isinstance(pending, Future):
+        return pending
+    try:
+        return pending.result()
+    except Exception:  # a worker that died: stage here instead
+        return stage(raw, store.raw_root(), envelope)
+
+
+def ingest_stream(
+    raws: Iterable[Source],
     *,
     door: str,
     envelope_from: str = "",
     envelope_rcpts: Sequence[str] = (),
     mailbox: str = "",
-) -> list[IngestOutcome]:
-    """Store and process raws in one transaction; one outcome per raw, in order.
+    batch: int = BATCH,
+) -> Iterator[IngestOutcome]:
+    """Store and process raws, batch mails per transaction; yields one outcome
+    per raw, in order, each committed by the time it is yielded.
 
     An outcome is an IngestResult, or the InboundRejected / InboundError that
-    ingest_raw_email would have raised for that mail. Every IngestResult is
-    committed when this returns: the caller acknowledges only then.
+    ingest_raw_email would have raised for that mail.
     """
     if door not in InboundMessage.Door.values:
         raise ValueError(f"unknown door {door!r}")
-    rcpts = [str(r)[:320] for r in envelope_rcpts][:100]
-    limit = max_message_bytes()
-    outcomes: list[IngestOutcome | None] = [None] * len(raws)
-    staged: list[tuple[int, str]] = []  # (index, raw path) written and fsync'ed
-    for i, raw in enumerate(raws):
-        if len(raw) > limit:
-            outcomes[i] = InboundRejected(
-                "message too large", smtp_code="552 5.3.4 Message too big", exit_code=65
-            )
-            continue
-        # An unwritable file is left None: the per-mail path retries and reports it.
-        with contextlib.suppress(OSError):
-            staged.append((i, store.write_raw(raw)))
-    pool = _parser_pool() if len(staged) >= MIN_PARALLEL else None
-    futures = {i: pool.submit(_parse_portable, raws[i]) for i, _ in staged} if pool else {}
-    keep: set[int] = set()
+    envelope = {
+        "door": door,
+        "envelope_from": envelope_from,
+        "envelope_rcpts": [str(r)[:320] for r in envelope_rcpts][:100],
+        "mailbox": mailbox,
+    }
+    queue: deque[tuple[list[Source], list[Pending]]] = deque()
+    source = iter(raws)
     try:
-        with transaction.atomic():
-            for i, relative in staged:
-                key, common = row_fields(
-                    raws[i],
-                    door=door,
-                    envelope_from=envelope_from,
-                    envelope_rcpts=rcpts,
-                    mailbox=mailbox,
-                )
-                try:
-                    with transaction.atomic():
-                        row = InboundMessage.objects.create(
-                            dedupe_key=key, raw_path=relative, **common
-                        )
-                except IntegrityError:
-                    continue  # a duplicate: the per-mail path records it after the commit
-                keep.add(i)
-                outcomes[i] = _process(row, raws[i], _parsed(futures.get(i)))
-    except (DatabaseError, InboundError) as exc:
-        log.warning("inbound batch of %d rolled back, retrying per mail: %s", len(raws), exc)
-        keep.clear()
-        outcomes = [o if isinstance(o, InboundRejected) else None for o in outcomes]
+        while chunk := list(itertools.islice(source, batch)):
+            queue.append((chunk, _submit(chunk, envelope)))
+            if len(queue) > AHEAD:
+                yield from _write(*queue.popleft(), envelope)
+        while queue:
+            yield from _write(*queue.popleft(), envelope)
     finally:
-        for i, relative in staged:
-            if i not in keep:
-                store.delete_raw(relative)
-    done: list[IngestOutcome] = []
-    for i, outcome in enumerate(outcomes):
-        if outcome is None:
-            try:
-                outcome = ingest_raw_email(
-                    raws[i],
-                    door=door,
-                    envelope_from=envelope_from,
-                    envelope_rcpts=rcpts,
-                    mailbox=mailbox,
-                )
-            except (InboundRejected, InboundError) as exc:
-                outcome = exc
-        done.append(outcome)
-    return done
+        # A consumer that stopped early: remove the files nothing will record.
+        for chunk, pending in queue:
+            for raw, item in zip(chunk, pending, strict=True):
+                staged = _staged(item, raw, envelope)
+                if isinstance(staged, Staged):
+                    store.delete_raw(staged.raw_path)
 
 
-def _process(row: InboundMessage, raw: bytes, mail: InboundEmail | None) -> IngestResult:
-    """ingest.process for a row inserted in this very transaction (no lock
-    needed: no other door sees the row before the commit)."""
+def ingest_raw_emails(raws: Sequence[Source], *, door: str, **envelope: Any) -> list[IngestOutcome]:
+    """ingest_stream for one batch of raws (one transaction)."""
+    return list(ingest_stream(raws, door=door, batch=max(1, len(raws)), **envelope))
+
+
+def _write(
+    raws: list[Source], pending: list[Pending], envelope: dict[str, Any]
+) -> list[IngestOutcome]:
+    staged = [_staged(item, raw, envelope) for raw, item in zip(raws, pending, strict=True)]
+    outcomes: list[IngestOutcome | None] = [
+        s if isinstance(s, InboundRejected) else None for s in staged
+    ]
+    mails = {i: s for i, s in enumerate(staged) if isinstance(s, Staged) and s.raw_path}
+    rows: dict[int, InboundMessage] = {}
+    processed: dict[int, IngestResult | Exception] = {}
+    try:
+        store.sync_dirs(s.raw_path for s in mails.values())
+        fresh = _first_deliveries(mails)
+        senders = Senders.for_batch(
+            s.prepared.mail.sender for s in fresh.values() if s.prepared is not None
+        )
+        with transaction.atomic(), events.held() as hold:
+            for i, s in fresh.items():
+                row = rows[i] = InboundMessage(dedupe_key=s.key, raw_path=s.raw_path, **s.columns)
+                processed[i] = _process(row, s.prepared, senders, hold)
+            InboundMessage.objects.bulk_create(rows.values())
+    except (DatabaseError, InboundError, OSError) as error:
+        log.warning("inbound batch of %d rolled back, retrying per mail: %s", len(raws), error)
+        rows.clear()
+    finally:
+        for i, s in mails.items():
+            if i not in rows:
+                store.delete_raw(s.raw_path)
+    for i, row in rows.items():
+        result = processed[i]
+        if isinstance(result, Exception):
+            log_quarantined(row, result)
+            outcomes[i] = IngestResult(InboundMessage.Outcome.QUARANTINED, None, row.pk)
+        else:
+            log.info("inbound %s %s %s", row.pk, result.outcome, result.reference or "-")
+            outcomes[i] = dataclasses.replace(result, inbound_id=row.pk)
+    return [
+        outcome if outcome is not None else _one(raw, envelope)
+        for raw, outcome in zip(raws, outcomes, strict=True)
+    ]
+
+
+def _first_deliveries(mails: dict[int, Staged]) -> dict[int, Staged]:
+    """The batch's mails whose dedupe key is new, the first of each key; the
+    others go through the per-mail path, which records duplicates."""
+    keys = [s.key for s in mails.values()]
+    taken = set(
+        InboundMessage.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True)
+    )
+    fresh: dict[int, Staged] = {}
+    for i, s in mails.items():
+        if s.key not in taken:
+            taken.add(s.key)
+            fresh[i] = s
+    return fresh
+
+
+def _process(
+    row: InboundMessage, prepared: Prepared | None, senders: Senders, hold: events.Hold
+) -> IngestResult | Exception:
+    """ingest.process for a row not inserted yet (no other door can see it):
+    the result, or the exception that quarantines the mail (its changes,
+    announcements and new accounts undone)."""
+    checkpoint, joined = hold.checkpoint(), senders.checkpoint()
     try:
         with transaction.atomic():
-            result = _pipeline(row, raw, mail)
+            # No prepared form: the worker failed to parse; parsing again here
+            # raises what it raised, and the mail is quarantined with it.
+            mail = prepared.restored() if prepared else prepare(store.read_raw(row.raw_path))
+            return _pipeline(row, mail, senders)
     except (OperationalError, InterfaceError):
         raise  # the whole batch rolls back and goes per mail
     except Exception as exc:
-        return _quarantine(row, exc)
-    log.info("inbound %s %s %s", row.pk, result.outcome, result.reference or "-")
-    return result
+        hold.rollback(checkpoint)
+        senders.rollback(joined)
+        for name, value in quarantine_fields(row, exc).items():
+            setattr(row, name, value)
+        return exc
+
+
+def _one(source: Source, envelope: dict[str, Any]) -> IngestOutcome:
+    try:
+        return ingest_raw_email(_read(source), **envelope)
+    except OSError as exc:
+        return InboundError(f"could not read the mail: {exc}")
+    except (InboundRejected, InboundError) as exc:
+        return exc

@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import traceback
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +28,11 @@ from helpdesk.accounts import customer_get_or_create
 from helpdesk.models import User
 from mailgateway import store
 from mailgateway.addresses import is_our_address
-from mailgateway.autoreply import classify, failed_recipients
+from mailgateway.autoreply import classify, failed_recipients, recent_counts
 from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.models import InboundMessage
-from mailgateway.parse import InboundEmail, content_digest, parse_email, raw_message_id
-from mailgateway.quotes import split_quoted
-from mailgateway.sanitize import SanitizeError, html_to_text, sanitize_html
+from mailgateway.parse import InboundEmail, content_digest, raw_message_id
+from mailgateway.prepare import Prepared, prepare
 from mailgateway.staff import apply_commands, parse_commands
 from mailgateway.threads import Verdict, find_thread
 from tickets import events, services
@@ -181,7 +181,7 @@ def process(row: InboundMessage, raw: bytes | None = None) -> IngestResult:
             working = InboundMessage.objects.select_for_update().get(pk=row.pk)
             if working.outcome != Outcome.PENDING:
                 return IngestResult(working.outcome, _reference(working), working.pk)
-            result = _pipeline(working, raw)
+            result = _pipeline(working, prepare(raw))
         log.info("inbound %s %s %s", row.pk, result.outcome, result.reference or "-")
         return result
     except (OperationalError, InterfaceError) as exc:
@@ -204,39 +204,102 @@ def _database_failed(row: InboundMessage, exc: Exception) -> IngestResult:
     raise InboundError(f"database error while processing: {type(exc).__name__}") from exc
 
 
-def _quarantine(row: InboundMessage, exc: BaseException) -> IngestResult:
+def quarantine_fields(row: InboundMessage, exc: BaseException) -> dict[str, Any]:
+    """The columns that put row in the quarantine for exc (call it in the except block)."""
     deliberate = isinstance(exc, Quarantine)
-    text = str(exc) if deliberate else f"{type(exc).__name__}: {exc}"
+    return {
+        "from_address": row.from_address,
+        "subject": row.subject,
+        "verdict": row.verdict,
+        "outcome": Outcome.QUARANTINED,
+        "error": (str(exc) if deliberate else f"{type(exc).__name__}: {exc}")[:5000],
+        "traceback": "" if deliberate else traceback.format_exc()[-20000:],
+        "processed_at": timezone.now(),
+        "ticket": None,
+        "entry": None,
+    }
+
+
+def log_quarantined(row: InboundMessage, exc: BaseException) -> None:
+    if isinstance(exc, Quarantine):
+        log.info("inbound %s quarantined: %s", row.pk, exc)
+    else:
+        log.error("inbound %s quarantined: %s: %s", row.pk, type(exc).__name__, exc, exc_info=exc)
+
+
+def _quarantine(row: InboundMessage, exc: BaseException) -> IngestResult:
     try:
-        InboundMessage.objects.filter(pk=row.pk).update(
-            from_address=row.from_address,
-            subject=row.subject,
-            verdict=row.verdict,
-            outcome=Outcome.QUARANTINED,
-            error=text[:5000],
-            traceback="" if deliberate else traceback.format_exc()[-20000:],
-            processed_at=timezone.now(),
-            ticket=None,
-            entry=None,
-        )
+        InboundMessage.objects.filter(pk=row.pk).update(**quarantine_fields(row, exc))
     except DatabaseError as db_exc:
         raise InboundError("database unavailable while quarantining") from db_exc
-    if deliberate:
-        log.info("inbound %s quarantined: %s", row.pk, text)
-    else:
-        log.error("inbound %s quarantined: %s", row.pk, text, exc_info=exc)
+    log_quarantined(row, exc)
     return IngestResult(Outcome.QUARANTINED, None, row.pk)
 
 
-def _pipeline(row: InboundMessage, raw: bytes, mail: InboundEmail | None = None) -> IngestResult:
-    # mail: already parsed from raw (by the batch path's parse worker).
-    if mail is None:
-        mail = parse_email(raw)
+class Senders:
+    """What processing reads about a mail's sender: their account and their
+    mails in the loop guard's rate window.
+
+    Senders() asks the database for each mail; for_batch() reads both for a
+    whole batch in two queries and keeps them current as the batch's mails
+    are processed (accounts it creates, mails that arrive)."""
+
+    def __init__(
+        self, users: dict[str, Any] | None = None, recent: Counter[str] | None = None
+    ) -> None:
+        self._users = users
+        self._recent = recent
+        self._joined: list[str] = []
+
+    @classmethod
+    def for_batch(cls, senders: Iterable[str]) -> Senders:
+        emails = list({s for s in senders if s})
+        users = {u.email: u for u in User.objects.filter(email__in=emails)}
+        return cls(users, recent_counts(emails))
+
+    def user(self, email: str) -> Any:
+        if not email:
+            return None
+        if self._users is None:
+            return User.objects.filter(email=email).first()
+        return self._users.get(email)
+
+    def joined(self, user: Any) -> None:
+        if self._users is not None:
+            self._users[user.email] = user
+            self._joined.append(user.email)
+
+    def checkpoint(self) -> int:
+        return len(self._joined)
+
+    def rollback(self, checkpoint: int) -> None:
+        """Forget the accounts joined since checkpoint (their savepoint rolled back)."""
+        if self._users is not None:
+            for email in self._joined[checkpoint:]:
+                self._users.pop(email, None)
+        del self._joined[checkpoint:]
+
+    def arrived(self, email: str) -> int | None:
+        """The sender's other mails in the rate window (None: not counted here)."""
+        if self._recent is None:
+            return None
+        before = self._recent[email]
+        self._recent[email] += 1
+        return before
+
+
+def _pipeline(
+    row: InboundMessage, prepared: Prepared, senders: Senders | None = None
+) -> IngestResult:
+    senders = senders or Senders()
+    mail = prepared.mail
     row.from_address = mail.sender[:254]
     row.subject = mail.subject[:255]
     if mail.message_id and not row.message_id:
         row.message_id = mail.message_id[:255]
-    kind = classify(mail, envelope_from=_envelope(row), inbound_id=row.pk)
+    kind = classify(
+        mail, envelope_from=_envelope(row), inbound_id=row.pk, recent=senders.arrived(mail.sender)
+    )
     row.verdict = {"class": kind.kind, "reason": kind.reason}
 
     if kind.kind == "loop":
@@ -251,7 +314,7 @@ def _pipeline(row: InboundMessage, raw: bytes, mail: InboundEmail | None = None)
         row.verdict["bounced"] = [a for a, _ in failed]
         return _finish(row, Outcome.BOUNCE, None, None)
 
-    sender_user = User.objects.filter(email=mail.sender).first() if mail.sender else None
+    sender_user = senders.user(mail.sender)
     verdict = find_thread(mail, envelope_rcpts=tuple(row.envelope_rcpts or ()), user=sender_user)
     row.verdict.update(verdict.as_json())
     if kind.kind == "autoreply":
@@ -259,11 +322,10 @@ def _pipeline(row: InboundMessage, raw: bytes, mail: InboundEmail | None = None)
         # ticket would be acknowledged, and two robots would talk forever).
         entry = None
         if verdict.ticket is not None:
-            text, _quoted = split_quoted(_text(mail))
             entry = services.ticket_reply_add(
                 ticket=verdict.ticket,
                 author=None,
-                body=text,
+                body=prepared.new_text,
                 internal=False,
                 source=Source.EMAIL,
                 message_id=mail.message_id,
@@ -272,8 +334,8 @@ def _pipeline(row: InboundMessage, raw: bytes, mail: InboundEmail | None = None)
         return _finish(row, Outcome.AUTOREPLY, verdict.ticket, entry)
 
     if verdict.ticket is not None:
-        return _reply(row, mail, verdict, sender_user)
-    return _create(row, mail, verdict, sender_user)
+        return _reply(row, prepared, verdict, _requester(mail, sender_user, senders))
+    return _create(row, prepared, verdict, _requester(mail, sender_user, senders))
 
 
 def _envelope(row: InboundMessage) -> str | None:
@@ -298,21 +360,16 @@ def _finish(
     row.processed_at = timezone.now()
     row.error = ""
     row.traceback = ""
-    row.save(update_fields=_FINISH_FIELDS)
+    if row.pk is not None:  # the batch path inserts its rows once processed
+        row.save(update_fields=_FINISH_FIELDS)
     return IngestResult(outcome, ticket.reference if ticket else None, row.pk)
 
 
-def _text(mail: InboundEmail) -> str:
-    return mail.text.strip() or html_to_text(mail.html)
-
-
-def _html(mail: InboundEmail, row: InboundMessage) -> str:
-    try:
-        return sanitize_html(mail.html)
-    except SanitizeError as exc:
-        # Fail closed: no HTML at all, the text version is always stored.
-        row.verdict["html"] = f"dropped: {exc}"[:300]
-        return ""
+def _html(prepared: Prepared, row: InboundMessage) -> str:
+    if prepared.html_error:
+        # Failed closed: no HTML at all, the text version is always stored.
+        row.verdict["html"] = prepared.html_error
+    return prepared.html
 
 
 def _attachments(mail: InboundEmail, row: InboundMessage) -> list[services.NewAttachment]:
@@ -351,7 +408,7 @@ def _sender_allowed(sender: str) -> bool:
     return not allowed or sender.rpartition("@")[2] in allowed
 
 
-def _requester(mail: InboundEmail, existing: Any) -> Any:
+def _requester(mail: InboundEmail, existing: Any, senders: Senders) -> Any:
     sender = mail.sender
     if not sender:
         raise Quarantine("no usable From address")
@@ -359,35 +416,34 @@ def _requester(mail: InboundEmail, existing: Any) -> Any:
         return existing
     if not _sender_allowed(sender):
         raise Quarantine(f"sender domain not allowed: {sender.rpartition('@')[2]}")
-    return customer_get_or_create(email=sender, full_name=mail.from_.name if mail.from_ else "")
+    user = customer_get_or_create(email=sender, full_name=mail.from_.name if mail.from_ else "")
+    senders.joined(user)
+    return user
 
 
 def _create(
-    row: InboundMessage, mail: InboundEmail, verdict: Verdict, sender_user: Any
+    row: InboundMessage, prepared: Prepared, verdict: Verdict, requester: Any
 ) -> IngestResult:
-    requester = _requester(mail, sender_user)
-    ticket = services.ticket_create(
+    mail = prepared.mail
+    ticket, entry = services.ticket_open(
         requester=requester,
         subject=mail.subject or "(no subject)",
-        body=_text(mail),
+        body=prepared.text,
         source=Source.EMAIL,
         message_id=mail.message_id,
-        body_html=_html(mail, row),
+        body_html=_html(prepared, row),
         attachments=_attachments(mail, row),
         ccs=_ccs(mail, mail.sender),
         linked_to=verdict.linked_to,
     )
-    entry = ticket.messages.order_by("id").first()
     return _finish(row, Outcome.CREATED, ticket, entry)
 
 
-def _reply(
-    row: InboundMessage, mail: InboundEmail, verdict: Verdict, sender_user: Any
-) -> IngestResult:
+def _reply(row: InboundMessage, prepared: Prepared, verdict: Verdict, author: Any) -> IngestResult:
     ticket = verdict.ticket
     assert ticket is not None
-    author = _requester(mail, sender_user)
-    new_text, quoted = split_quoted(_text(mail))
+    mail = prepared.mail
+    new_text, quoted = prepared.new_text, prepared.quoted
     commands = None
     if verdict.staff:
         commands, new_text = parse_commands(new_text)
@@ -405,7 +461,7 @@ def _reply(
             internal=bool(commands and commands.internal),
             source=Source.EMAIL,
             message_id=mail.message_id,
-            body_html=_html(mail, row),
+            body_html=_html(prepared, row),
             quoted=quoted,
             attachments=_attachments(mail, row),
         )
@@ -418,10 +474,15 @@ def _reply(
     return _finish(row, Outcome.REPLIED, ticket, entry)
 
 
-def follow_moved_entry(event: events.TicketChanged) -> None:
+def follow_moved_entry(changes: Sequence[events.TicketChanged]) -> None:
     """Keep an inbound mail pointing at the ticket its entry was moved to."""
-    if event.kind == "moved" and event.message is not None and event.extra.get("direction") == "in":
-        InboundMessage.objects.filter(entry=event.message).update(ticket=event.ticket)
+    for event in changes:
+        if (
+            event.kind == "moved"
+            and event.message is not None
+            and event.extra.get("direction") == "in"
+        ):
+            InboundMessage.objects.filter(entry=event.message).update(ticket=event.ticket)
 
 
 def reprocess(row: InboundMessage) -> IngestResult:

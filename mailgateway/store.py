@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.conf import settings
@@ -44,11 +45,15 @@ def _ensure_dir(path: Path) -> None:
         _fsync_dir(created.parent)
 
 
-def write_raw(raw: bytes) -> str:
-    """Store raw durably; return its path relative to the archive root."""
+def write_raw(raw: bytes, root: Path | None = None, *, sync_dir: bool = True) -> str:
+    """Store raw durably; return its path relative to the archive root (a
+    worker process is given the root: its settings may be older).
+
+    sync_dir=False leaves the directory entry to the caller, who must
+    sync_dirs() before relying on the file (a batch syncs its directory once)."""
     now = timezone.now()
     relative = f"{now:%Y/%m/%d}/{uuid.uuid4().hex}.eml"
-    final = raw_root() / relative
+    final = (root or raw_root()) / relative
     _ensure_dir(final.parent)
     temp = final.with_suffix(".tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
@@ -64,8 +69,15 @@ def write_raw(raw: bytes) -> str:
         raise
     os.close(fd)
     os.rename(temp, final)
-    _fsync_dir(final.parent)
+    if sync_dir:
+        _fsync_dir(final.parent)
     return relative
+
+
+def sync_dirs(relatives: Iterable[str]) -> None:
+    """Make the directory entries of files written with sync_dir=False durable."""
+    for parent in {(raw_root() / r).parent for r in relatives if r}:
+        _fsync_dir(parent)
 
 
 def read_raw(relative: str) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ from outbound.models import (
 from outbound.tokens import reply_address
 from tickets.events import TicketChanged
 from tickets.models import MailId, Message, Source, Ticket
-from tickets.services import mail_ids_record
+from tickets.services import mail_ids_add
 from tickets.states import Priority, Status
 
 # Automatic mails answering the customer's own mail are "auto-replied"
@@ -66,20 +67,28 @@ def _agents() -> QuerySet[Any]:
     return get_user_model().objects.filter(is_active=True, is_staff=True)
 
 
-def team_agents(ticket: Ticket) -> list[Any]:
-    """The available agents of the ticket's team, or every available agent."""
-    agents = _agents().filter(is_available=True)
-    if ticket.team_id is not None:
-        agents = agents.filter(teams=ticket.team_id)
-    return list(agents.order_by("id"))
+class Agents:
+    """The available agents per team, read once per delivery of changes."""
+
+    def __init__(self) -> None:
+        self._by_team: dict[int | None, list[Any]] = {}
+
+    def of_team(self, team_id: int | None) -> list[Any]:
+        """The available agents of the team, or every available agent (None)."""
+        if team_id not in self._by_team:
+            agents = _agents().filter(is_available=True)
+            if team_id is not None:
+                agents = agents.filter(teams=team_id)
+            self._by_team[team_id] = list(agents.order_by("id"))
+        return self._by_team[team_id]
 
 
-def _handlers(ticket: Ticket) -> list[Any]:
+def _handlers(ticket: Ticket, agents: Agents) -> list[Any]:
     """The assignee, or the team's available agents when nobody is assigned."""
     if ticket.assigned_to_id is not None:
         assignee = ticket.assigned_to
         return [assignee] if _is_staff(assignee) else []
-    return team_agents(ticket)
+    return agents.of_team(ticket.team_id)
 
 
 def _requester(ticket: Ticket, name: str) -> list[Planned]:
@@ -89,8 +98,9 @@ def _requester(ticket: Ticket, name: str) -> list[Planned]:
     return [Planned(name, requester.email, _display(requester), requester)]
 
 
-def plan(event: TicketChanged) -> list[Planned]:
+def plan(event: TicketChanged, agents: Agents | None = None) -> list[Planned]:
     """The mails an event causes, before switches, opt-outs and bounces."""
+    agents = agents or Agents()
     ticket, kind = event.ticket, event.kind
     message = event.message
     out: list[Planned] = []
@@ -100,7 +110,7 @@ def plan(event: TicketChanged) -> list[Planned]:
 
     if kind == "created":
         out += _requester(ticket, Notification.TICKET_CREATED)
-        to_users(Notification.NEW_TICKET, team_agents(ticket))
+        to_users(Notification.NEW_TICKET, agents.of_team(ticket.team_id))
     elif kind == "reply" and message is not None:
         author = message.author
         if _is_staff(author):
@@ -122,13 +132,13 @@ def plan(event: TicketChanged) -> list[Planned]:
                     )
                 )
         else:
-            to_users(Notification.CUSTOMER_REPLY, _handlers(ticket))
+            to_users(Notification.CUSTOMER_REPLY, _handlers(ticket, agents))
     elif kind == "note":
-        to_users(Notification.NOTE_ADDED, _handlers(ticket))
+        to_users(Notification.NOTE_ADDED, _handlers(ticket, agents))
     elif kind == "assignee" and ticket.assigned_to_id is not None:
         to_users(Notification.ASSIGNED, [ticket.assigned_to])
     elif kind == "team" and ticket.assigned_to_id is None and ticket.team_id is not None:
-        to_users(Notification.ASSIGNED, team_agents(ticket))
+        to_users(Notification.ASSIGNED, agents.of_team(ticket.team_id))
     elif kind == "status":
         if event.new == Status.RESOLVED:
             out += _requester(ticket, Notification.TICKET_RESOLVED)
@@ -138,44 +148,64 @@ def plan(event: TicketChanged) -> list[Planned]:
             Status.OPEN,
             Status.IN_PROGRESS,
         }:
-            to_users(Notification.REOPENED, _handlers(ticket))
+            to_users(Notification.REOPENED, _handlers(ticket, agents))
     elif kind == "priority" and event.new == Priority.URGENT:
-        team = team_agents(ticket)
+        team = agents.of_team(ticket.team_id)
         if ticket.assigned_to_id is not None and _is_staff(ticket.assigned_to):
             team = [ticket.assigned_to, *[u for u in team if u.pk != ticket.assigned_to_id]]
         to_users(Notification.URGENT, team)
     return out
 
 
-def _filter(planned: list[Planned], event: TicketChanged) -> list[Planned]:
+@dataclass(frozen=True)
+class Rules:
+    """Switched-off events, bouncing addresses and opt-outs, read once for
+    every mail a delivery of changes plans."""
+
+    disabled: frozenset[str]
+    bouncing: frozenset[str]
+    opted_out: frozenset[tuple[int, str]]
+
+    @classmethod
+    def load(cls, planned: list[Planned]) -> Rules:
+        emails = list({p.email.lower() for p in planned})
+        user_ids = list({p.user.pk for p in planned if p.user is not None})
+        return cls(
+            disabled=frozenset(
+                NotificationSetting.objects.filter(enabled=False).values_list("event", flat=True)
+            ),
+            bouncing=frozenset(
+                BouncingAddress.objects.filter(email__in=emails).values_list("email", flat=True)
+            ),
+            opted_out=frozenset(
+                NotificationOptOut.objects.filter(user_id__in=user_ids).values_list(
+                    "user_id", "event"
+                )
+            ),
+        )
+
+
+def _filter(
+    planned: list[Planned], event: TicketChanged, rules: Rules | None = None
+) -> list[Planned]:
     """Drop the actor, duplicates, switched-off events, opt-outs, bouncing
     addresses and (for agent notices) anyone who is not staff."""
     if not planned:
         return []
-    disabled = set(
-        NotificationSetting.objects.filter(enabled=False).values_list("event", flat=True)
-    )
-    emails = {p.email.lower() for p in planned}
-    bouncing = set(
-        BouncingAddress.objects.filter(email__in=list(emails)).values_list("email", flat=True)
-    )
-    user_ids = [p.user.pk for p in planned if p.user is not None]
-    opted_out = set(
-        NotificationOptOut.objects.filter(user_id__in=user_ids).values_list("user_id", "event")
-    )
+    rules = rules or Rules.load(planned)
     actor_email = (getattr(event.actor, "email", "") or "").lower()
     seen: set[str] = set()
     kept: list[Planned] = []
     for p in planned:
         email = p.email.lower()
-        if p.name in disabled or email in bouncing or email in seen:
+        if p.name in rules.disabled or email in rules.bouncing or email in seen:
             continue
         if email == actor_email and (
             p.name in AGENT_NOTIFICATIONS or p.name == Notification.AGENT_REPLY
         ):
             continue  # nobody needs a mail about what they just did
         if p.name in AGENT_NOTIFICATIONS and (
-            not _is_staff(p.user) or (p.user.pk, p.name) in opted_out
+            not _is_staff(p.user) or (p.user.pk, p.name) in rules.opted_out
         ):
             continue
         seen.add(email)
@@ -199,12 +229,15 @@ def thread_ids(ticket: Ticket, emails: list[str]) -> dict[str, list[str]]:
         .values_list("message_id", "outbound", "entry__author__email")[:RECENT_IDS]
     )
     recent.reverse()
-    root = (
-        MailId.objects.filter(ticket=ticket, outbound=False)
-        .order_by("id")
-        .values_list("message_id", flat=True)
-        .first()
-    )
+    if len(recent) < RECENT_IDS:  # the whole map: the root is in it
+        root = next((mid for mid, outbound, _author in recent if not outbound), None)
+    else:
+        root = (
+            MailId.objects.filter(ticket=ticket, outbound=False)
+            .order_by("id")
+            .values_list("message_id", flat=True)
+            .first()
+        )
     rows: list[tuple[str, bool, str | None]] = list(recent)
     if root is not None and all(mid != root for mid, _out, _author in recent):
         rows = [(root, False, None), *recent]
@@ -247,63 +280,70 @@ def _dedupe_key(name: str, ticket: Ticket, anchor: str, email: str) -> str:
     return f"mail:{name}:{ticket.pk}:{anchor}:{digest}"
 
 
-def on_ticket_changed(event: TicketChanged) -> None:
-    message = event.message
-    if event.extra.get("quiet") or (message is not None and message.is_quiet):
-        return  # auto-replies and bookkeeping entries notify nobody
-    planned = _filter(plan(event), event)
-    if not planned:
+def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
+    """Queue the notification mails of changes: one read of the rules and one
+    INSERT of outbox rows and of their Message-IDs for all of them."""
+    agents = Agents()
+    plans = [(c, plan(c, agents)) for c in changes if not c.quiet]
+    plans = [(c, planned) for c, planned in plans if planned]
+    if not plans:
         return
-    ticket = event.ticket
-    threads = thread_ids(ticket, [p.email for p in planned])
-    anchor = str(message.pk) if message is not None else uuid.uuid4().hex[:16]
+    rules = Rules.load([p for _c, planned in plans for p in planned])
     items: list[OutboxItem] = []
-    for p in planned:
-        message_id = new_message_id()
-        headers = {"Message-ID": message_id, "X-Auto-Response-Suppress": "All"}
-        references = threads[p.email]
-        if references:
-            headers["References"] = format_references(references)
-            headers["In-Reply-To"] = f"<{bare_id(references[-1])}>"
-        if p.name in AUTO_REPLIED and ticket.source == Source.EMAIL:
-            headers["Auto-Submitted"] = "auto-replied"  # it answers the customer's mail
-        elif p.name not in HUMAN_WRITTEN:
-            headers["Auto-Submitted"] = "auto-generated"
-        user = p.user
-        items.append(
-            OutboxItem(
-                kind=OutboxItem.Kind.EMAIL,
-                event=p.name,
-                recipient=p.email,
-                message_id=bare_id(message_id),
-                ticket=ticket,
-                dedupe_key=_dedupe_key(p.name, ticket, anchor, p.email),
-                payload={
-                    "template": p.name,
-                    "to": p.email,
-                    "to_name": p.display_name,
-                    "user_id": user.pk if user is not None else None,
-                    "language": getattr(user, "language", "") or settings.LANGUAGE_CODE,
-                    "is_staff": _is_staff(user),
-                    "ticket_id": ticket.pk,
-                    "message_pk": message.pk if isinstance(message, Message) else None,
-                    "actor_id": getattr(event.actor, "pk", None),
-                    "old": event.old,
-                    "new": event.new,
-                    "from_name": _from_name(p.name, event),
-                    "from_email": support_address(),
-                    "reply_to": reply_address(ticket.pk, user.pk)
-                    if user is not None
-                    else settings.HELPDESK_SUPPORT_ADDRESS,
-                    "headers": headers,
-                },
-            )
-        )
+    entries: dict[str, tuple[Ticket, Message | None]] = {}
+    for change, planned in plans:
+        kept = _filter(planned, change, rules)
+        if not kept:
+            continue
+        threads = thread_ids(change.ticket, [p.email for p in kept])
+        anchor = str(change.message.pk) if change.message is not None else uuid.uuid4().hex[:16]
+        for p in kept:
+            item = _outbox_item(change, p, threads[p.email], anchor)
+            entries[item.dedupe_key] = (change.ticket, change.message)
+            items.append(item)
     created = outbox_add(items)
     # Replies quote these Message-IDs; the gateway threads them back here.
-    mail_ids_record(
+    mail_ids_add([(*entries[item.dedupe_key], item.message_id) for item in created], outbound=True)
+
+
+def _outbox_item(
+    change: TicketChanged, p: Planned, references: list[str], anchor: str
+) -> OutboxItem:
+    ticket, message = change.ticket, change.message
+    message_id = new_message_id()
+    headers = {"Message-ID": message_id, "X-Auto-Response-Suppress": "All"}
+    if references:
+        headers["References"] = format_references(references)
+        headers["In-Reply-To"] = f"<{bare_id(references[-1])}>"
+    if p.name in AUTO_REPLIED and ticket.source == Source.EMAIL:
+        headers["Auto-Submitted"] = "auto-replied"  # it answers the customer's mail
+    elif p.name not in HUMAN_WRITTEN:
+        headers["Auto-Submitted"] = "auto-generated"
+    user = p.user
+    return OutboxItem(
+        kind=OutboxItem.Kind.EMAIL,
+        event=p.name,
+        recipient=p.email,
+        message_id=bare_id(message_id),
         ticket=ticket,
-        message_ids=[item.message_id for item in created],
-        message=message,
-        outbound=True,
+        dedupe_key=_dedupe_key(p.name, ticket, anchor, p.email),
+        payload={
+            "template": p.name,
+            "to": p.email,
+            "to_name": p.display_name,
+            "user_id": user.pk if user is not None else None,
+            "language": getattr(user, "language", "") or settings.LANGUAGE_CODE,
+            "is_staff": _is_staff(user),
+            "ticket_id": ticket.pk,
+            "message_pk": message.pk if isinstance(message, Message) else None,
+            "actor_id": getattr(change.actor, "pk", None),
+            "old": change.old,
+            "new": change.new,
+            "from_name": _from_name(p.name, change),
+            "from_email": support_address(),
+            "reply_to": reply_address(ticket.pk, user.pk)
+            if user is not None
+            else settings.HELPDESK_SUPPORT_ADDRESS,
+            "headers": headers,
+        },
     )

@@ -14,6 +14,7 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -122,21 +123,23 @@ def enqueue_webhook(endpoint: WebhookEndpoint, data: dict[str, Any], ticket: Tic
     )
 
 
-def on_ticket_changed(event: TicketChanged) -> None:
-    message = event.message
-    if event.extra.get("quiet") or (message is not None and message.is_quiet):
-        return
-    names = webhook_events(event)
-    if not names:
+def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
+    fired = [(c, names) for c in changes if not c.quiet and (names := webhook_events(c))]
+    if not fired:
         return
     endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
-    for name in names:
-        targets = [e for e in endpoints if name in (e.events or [])]
-        if not targets:
-            continue
-        data = ticket_payload(event.ticket, name, old=event.old, new=event.new, actor=event.actor)
-        for endpoint in targets:
-            enqueue_webhook(endpoint, {**data, "id": uuid.uuid4().hex}, event.ticket)
+    if not endpoints:
+        return
+    for change, names in fired:
+        for name in names:
+            targets = [e for e in endpoints if name in (e.events or [])]
+            if not targets:
+                continue
+            data = ticket_payload(
+                change.ticket, name, old=change.old, new=change.new, actor=change.actor
+            )
+            for endpoint in targets:
+                enqueue_webhook(endpoint, {**data, "id": uuid.uuid4().hex}, change.ticket)
 
 
 def sign(secret: str, timestamp: str, body: str) -> str:

@@ -4,11 +4,18 @@ Adapters (outbound mail, webhooks, in-app notifications) subscribe in their
 AppConfig.ready(). Subscribers run inside the transaction of the change, so
 whatever they write (outbox rows) commits or rolls back with it; they must
 never do network I/O here, only record what to deliver after commit.
+
+A subscriber takes a sequence of changes: usually one, announced as it
+happens; inside `held()` (the mail gateway's batches) all the changes of the
+block at its end, so a subscriber reads its settings and writes its rows once
+per batch instead of once per change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +35,31 @@ class TicketChanged:
     new: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def quiet(self) -> bool:
+        """Auto-replies and bookkeeping entries: recorded, announced to nobody."""
+        return bool(self.extra.get("quiet") or (self.message is not None and self.message.is_quiet))
 
-Subscriber = Callable[[TicketChanged], None]
+
+Subscriber = Callable[[Sequence[TicketChanged]], None]
 _subscribers: list[Subscriber] = []
+
+
+class Hold:
+    """Changes announced inside held(), in order, not yet delivered."""
+
+    def __init__(self) -> None:
+        self.pending: list[TicketChanged] = []
+
+    def checkpoint(self) -> int:
+        return len(self.pending)
+
+    def rollback(self, checkpoint: int) -> None:
+        """Forget what was announced since checkpoint (its savepoint rolled back)."""
+        del self.pending[checkpoint:]
+
+
+_local = threading.local()  # a hold belongs to the thread (and transaction) that opened it
 
 
 def subscribe(subscriber: Subscriber) -> Subscriber:
@@ -39,6 +68,30 @@ def subscribe(subscriber: Subscriber) -> Subscriber:
     return subscriber
 
 
+def _deliver(changes: Sequence[TicketChanged]) -> None:
+    if changes:
+        for subscriber in list(_subscribers):
+            subscriber(changes)
+
+
 def emit(event: TicketChanged) -> None:
-    for subscriber in list(_subscribers):
-        subscriber(event)
+    hold: Hold | None = getattr(_local, "hold", None)
+    if hold is not None:
+        hold.pending.append(event)
+    else:
+        _deliver([event])
+
+
+@contextlib.contextmanager
+def held() -> Iterator[Hold]:
+    """Collect the changes announced in the block and deliver them together
+    when it ends normally (an exception discards them). Open it inside the
+    transaction whose rows the subscribers' writes must join."""
+    if getattr(_local, "hold", None) is not None:
+        raise RuntimeError("events are already held")
+    hold = _local.hold = Hold()
+    try:
+        yield hold
+    finally:
+        _local.hold = None
+    _deliver(hold.pending)

@@ -3,9 +3,13 @@
 import re
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
 REFERENCE_RE = re.compile(r"\bHD-(\d{4})-(\d{4,})\b", re.IGNORECASE)
+
+
+_TAKE_NUMBER = (
+    'UPDATE "tickets_referencecounter" SET "last" = "last" + 1 WHERE "year" = %s RETURNING "last"'
+)
 
 
 def format_reference(year: int, number: int) -> str:
@@ -29,15 +33,19 @@ def next_reference(year: int) -> str:
     """
     from tickets.models import ReferenceCounter
 
-    assert transaction.get_connection().in_atomic_block, "next_reference needs a transaction"
-    updated = ReferenceCounter.objects.filter(year=year).update(last=F("last") + 1)
-    if not updated:
-        try:
-            with transaction.atomic():
-                ReferenceCounter.objects.create(year=year, last=1)
-            return format_reference(year, 1)
-        except IntegrityError:
-            # Another process created the year's row first: take a number from it.
-            ReferenceCounter.objects.filter(year=year).update(last=F("last") + 1)
-    number = ReferenceCounter.objects.values_list("last", flat=True).get(year=year)
-    return format_reference(year, number)
+    connection = transaction.get_connection()
+    assert connection.in_atomic_block, "next_reference needs a transaction"
+    with connection.cursor() as cursor:
+        # One statement takes the number and reads it back (SQLite >= 3.35 and
+        # PostgreSQL both have UPDATE ... RETURNING).
+        cursor.execute(_TAKE_NUMBER, [year])
+        row = cursor.fetchone()
+    if row is not None:
+        return format_reference(year, row[0])
+    try:
+        with transaction.atomic():
+            ReferenceCounter.objects.create(year=year, last=1)
+        return format_reference(year, 1)
+    except IntegrityError:
+        # Another process created the year's row first: take a number from it.
+        return next_reference(year)

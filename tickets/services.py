@@ -88,8 +88,14 @@ def _clean_subject(subject: str) -> str:
     return cleaned[:255]
 
 
+def ticket_create(**fields: Any) -> Ticket:
+    """Open a ticket for requester with its first message (see ticket_open)."""
+    ticket, _message = ticket_open(**fields)
+    return ticket
+
+
 @transaction.atomic
-def ticket_create(
+def ticket_open(
     *,
     requester: Any,
     subject: str,
@@ -105,8 +111,9 @@ def ticket_create(
     attachments: Sequence[NewAttachment] = (),
     ccs: Sequence[tuple[str, str]] = (),
     linked_to: Ticket | None = None,
-) -> Ticket:
-    """Open a ticket for requester with its first message. actor defaults to the requester."""
+) -> tuple[Ticket, Message]:
+    """Open a ticket for requester; returns it and its first message. actor
+    defaults to the requester."""
     if priority not in Priority.values:
         raise ValidationError({"priority": f"Unknown priority {priority!r}."})
     actor = requester if actor is None else actor
@@ -138,7 +145,7 @@ def ticket_create(
     for item in attachments:
         attachment_store(ticket=ticket, message=message, item=item)
     _audit(ticket, TicketEvent.Kind.CREATED, actor, new=ticket.reference, message=message)
-    return ticket
+    return ticket, message
 
 
 @transaction.atomic
@@ -367,16 +374,9 @@ def normalize_message_id(message_id: str) -> str:
 
 def mail_id_record(
     *, ticket: Ticket, message_id: str, message: Message | None = None, outbound: bool = False
-) -> MailId | None:
+) -> None:
     """Remember a Message-ID as belonging to ticket (first writer wins)."""
-    key = normalize_message_id(message_id)
-    if not key:
-        return None
-    mail_id, _ = MailId.objects.get_or_create(
-        message_id=key[:255],
-        defaults={"ticket": ticket, "entry": message, "outbound": outbound},
-    )
-    return mail_id
+    mail_ids_add([(ticket, message, message_id)], outbound=outbound)
 
 
 def mail_ids_record(
@@ -386,13 +386,22 @@ def mail_ids_record(
     message: Message | None = None,
     outbound: bool = False,
 ) -> None:
-    """mail_id_record for several Message-IDs in one INSERT (outbound records
-    one per notification it queues; first writer still wins)."""
-    keys = dict.fromkeys(k[:255] for k in map(normalize_message_id, message_ids) if k)
-    MailId.objects.bulk_create(
-        [MailId(message_id=k, ticket=ticket, entry=message, outbound=outbound) for k in keys],
-        ignore_conflicts=True,
-    )
+    """mail_id_record for several Message-IDs of one entry."""
+    mail_ids_add([(ticket, message, m) for m in message_ids], outbound=outbound)
+
+
+def mail_ids_add(
+    entries: Sequence[tuple[Ticket, Message | None, str]], *, outbound: bool = False
+) -> None:
+    """Remember (ticket, entry, Message-ID) triples in one INSERT; a Message-ID
+    already known keeps its ticket (first writer wins)."""
+    rows: dict[str, MailId] = {}
+    for ticket, message, message_id in entries:
+        key = normalize_message_id(message_id)[:255]
+        if key and key not in rows:
+            rows[key] = MailId(message_id=key, ticket=ticket, entry=message, outbound=outbound)
+    if rows:
+        MailId.objects.bulk_create(list(rows.values()), ignore_conflicts=True)
 
 
 def is_participant(ticket: Ticket, email: str) -> bool:

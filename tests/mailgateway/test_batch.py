@@ -3,7 +3,6 @@ savepoint per mail, parsing in a worker process, per-mail fallback."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,9 +11,9 @@ from django.db import OperationalError
 from mailgateway import batch, store
 from mailgateway.batch import ingest_raw_emails
 from mailgateway.errors import InboundRejected
-from mailgateway.ingest import IngestResult
+from mailgateway.ingest import IngestResult, row_fields
 from mailgateway.models import InboundMessage
-from mailgateway.parse import parse_email
+from mailgateway.prepare import prepare
 from tests.mailgateway.conftest import make_mail
 from tickets.models import Ticket
 
@@ -93,13 +92,26 @@ def test_too_big_is_rejected_in_place(settings: Any) -> None:
     assert isinstance(rejected, InboundRejected) and rejected.exit_code == 65
 
 
-def test_the_worker_parses_exactly_as_the_main_process(tmp_path: Path) -> None:
+def test_a_worker_prepares_exactly_as_the_main_process() -> None:
     raw = make_mail(cc="Ana <ana@cliente.com.br>", headers={"X-Priority": "1"})
-    pool = batch._parser_pool()
+    pool = batch._workers()
     if pool is None:
-        pytest.skip("one CPU: no parse worker")
-    assert batch._parsed(pool.submit(batch._parse_portable, raw)) == parse_email(raw)
-    assert batch._parsed(pool.submit(batch._parse_portable, b"\x00garbage")) in (
-        None,
-        parse_email(b"\x00garbage"),
-    )
+        pytest.skip("one CPU: no worker processes")
+    envelope = {"door": "pipe", "envelope_from": "", "envelope_rcpts": [], "mailbox": ""}
+    staged = pool.submit(batch.stage, raw, store.raw_root(), envelope).result()
+    assert staged.prepared is not None and staged.prepared.restored() == prepare(raw)
+    assert store.read_raw(staged.raw_path) == raw  # written where this process reads
+    assert (staged.key, staged.columns) == row_fields(raw, **envelope)
+    garbage = pool.submit(batch.stage, b"\x00garbage", store.raw_root(), envelope).result()
+    assert garbage.raw_path  # stored whatever it is: the pipeline quarantines it
+
+
+def test_a_stream_yields_each_batch_once_committed() -> None:
+    raws = [make_mail(subject=f"Pedido {n}") for n in range(7)]
+    stream = batch.ingest_stream(raws, door="pipe", batch=3)
+    first = next(stream)
+    assert isinstance(first, IngestResult) and first.outcome == "created"
+    assert InboundMessage.objects.count() == 3  # the whole first batch, committed together
+    rest = list(stream)
+    assert [r.outcome for r in _results(rest)] == ["created"] * 6
+    assert len({r.reference for r in [first, *rest]}) == 7

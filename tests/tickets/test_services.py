@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -12,9 +13,9 @@ from tickets.states import Status
 @pytest.fixture
 def announced() -> Any:
     seen: list[events.TicketChanged] = []
-    events.subscribe(seen.append)
+    events.subscribe(seen.extend)
     yield seen
-    events._subscribers.remove(seen.append)
+    events._subscribers.remove(seen.extend)
 
 
 def test_it_opens_a_ticket_with_its_first_message_and_team(
@@ -66,7 +67,7 @@ def test_it_announces_changes_inside_the_transaction(
 
 
 def test_a_failing_subscriber_rolls_back_the_change(ticket: Ticket, agent: Any) -> None:
-    def boom(event: events.TicketChanged) -> None:
+    def boom(changes: Sequence[events.TicketChanged]) -> None:
         raise RuntimeError("outbox unavailable")
 
     events.subscribe(boom)

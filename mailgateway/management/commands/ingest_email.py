@@ -13,12 +13,13 @@ import logging
 import os
 import sys
 from argparse import ArgumentParser
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from mailgateway.batch import IngestOutcome, ingest_raw_emails
+from mailgateway.batch import IngestOutcome, ingest_stream
 from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.ingest import ingest_raw_email, max_message_bytes
 
@@ -26,7 +27,6 @@ EX_OK = 0
 EX_USAGE = 64
 EX_DATAERR = 65
 EX_TEMPFAIL = 75
-BATCH = 50
 
 
 class Command(BaseCommand):
@@ -77,16 +77,28 @@ class Command(BaseCommand):
             env_rcpt = os.environ.get("ORIGINAL_RECIPIENT") or os.environ.get("RECIPIENT")
             rcpts = [env_rcpt] if env_rcpt else []
         limit = max_message_bytes()
-        sources: list[tuple[str, bytes | None, str]] = []
+        envelope = {
+            "door": "pipe",
+            "envelope_from": options["envelope_from"],
+            "envelope_rcpts": rcpts,
+            "mailbox": options["mailbox"],
+        }
         if options["files"]:
-            for name in options["files"]:
-                path = Path(name)
-                if not path.is_file():
+            names = options["files"]
+            for name in names:
+                if not Path(name).is_file():
                     self._fail(EX_USAGE, f"5.3.0 {name}: no such file")
-                if path.stat().st_size > limit:
-                    sources.append((name, None, "too big"))
-                    continue
-                sources.append((name, path.read_bytes(), ""))
+            # Too big files are never read (a mail of gigabytes must not fill memory).
+            fits = {name: Path(name).stat().st_size <= limit for name in names}
+            accepted = [name for name in names if fits[name]]
+            if len(accepted) > 1:
+                # BATCH mails per commit, read and prepared ahead by worker
+                # processes on the other cores; each line is printed
+                # (acknowledged) only after its batch committed.
+                paths = [Path(name) for name in accepted]
+                results: Iterator[IngestOutcome] = ingest_stream(paths, **envelope)
+            else:
+                results = iter([self._one(Path(name).read_bytes(), envelope) for name in accepted])
         else:
             if sys.stdin.isatty():
                 self._fail(EX_USAGE, "5.3.0 no FILE given and standard input is a terminal")
@@ -94,41 +106,27 @@ class Command(BaseCommand):
             data = sys.stdin.buffer.read(limit + 1)
             if not data:
                 self._fail(EX_USAGE, "5.6.0 empty message on standard input")
-            sources.append(("-", data if len(data) <= limit else None, "too big"))
+            names, fits = ["-"], {"-": len(data) <= limit}
+            results = iter([self._one(data, envelope)] if fits["-"] else [])
 
         status = EX_OK
-        # Several files go through the batch path, BATCH mails per commit;
-        # each line is printed (acknowledged) only after its batch committed.
-        for start in range(0, len(sources), BATCH):
-            chunk = sources[start : start + BATCH]
-            raws = [raw for _, raw, _ in chunk if raw is not None]
-            envelope = {
-                "door": "pipe",
-                "envelope_from": options["envelope_from"],
-                "envelope_rcpts": rcpts,
-                "mailbox": options["mailbox"],
-            }
-            batch = ingest_raw_emails(raws, **envelope) if len(raws) > 1 else None
-            results = iter(batch if batch is not None else [self._one(r, envelope) for r in raws])
-            for name, raw, _ in chunk:
-                if raw is None:
-                    self.stderr.write(f"5.3.4 {name}: message too big (limit {limit} bytes)")
-                    self.stdout.write(f"{name} rejected -")
-                    status = max(status, EX_DATAERR) if status != EX_TEMPFAIL else status
-                    continue
-                result = next(results)
-                if isinstance(result, InboundRejected):
-                    self.stderr.write(f"{result.smtp_code.split(' ')[1]} {name}: {result}")
-                    self.stdout.write(f"{name} rejected -")
-                    status = result.exit_code if status == EX_OK else status
-                elif isinstance(result, InboundError):
-                    self.stderr.write(
-                        f"4.3.0 {name}: temporary failure, try again later ({result})"
-                    )
-                    self.stdout.write(f"{name} deferred -")
-                    status = EX_TEMPFAIL
-                else:
-                    self.stdout.write(f"{name} {result.outcome} {result.reference or '-'}")
+        for name in names:
+            if not fits[name]:
+                self.stderr.write(f"5.3.4 {name}: message too big (limit {limit} bytes)")
+                self.stdout.write(f"{name} rejected -")
+                status = max(status, EX_DATAERR) if status != EX_TEMPFAIL else status
+                continue
+            result = next(results)
+            if isinstance(result, InboundRejected):
+                self.stderr.write(f"{result.smtp_code.split(' ')[1]} {name}: {result}")
+                self.stdout.write(f"{name} rejected -")
+                status = result.exit_code if status == EX_OK else status
+            elif isinstance(result, InboundError):
+                self.stderr.write(f"4.3.0 {name}: temporary failure, try again later ({result})")
+                self.stdout.write(f"{name} deferred -")
+                status = EX_TEMPFAIL
+            else:
+                self.stdout.write(f"{name} {result.outcome} {result.reference or '-'}")
         if status != EX_OK:
             raise SystemExit(status)
 

@@ -1,0 +1,52 @@
+"""Everything done to a mail before the database is touched.
+
+Parsing, the plain text, the sanitised HTML and the quoted-history split
+need only the bytes, so the batch path runs them in worker processes (the
+other cores) while the main process writes tickets. The single-mail path
+calls prepare() inline: both paths feed the same pipeline the same thing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from mailgateway.parse import InboundEmail, parse_email
+from mailgateway.quotes import split_quoted
+from mailgateway.sanitize import SanitizeError, html_to_text, sanitize_html
+
+
+@dataclass(frozen=True)
+class Prepared:
+    mail: InboundEmail
+    text: str  # the plain text, or the HTML's text for HTML-only mail
+    new_text: str  # text without its quoted history and signature
+    quoted: str
+    html: str  # sanitised; "" when there is none or it could not be sanitised
+    html_error: str = ""  # why the HTML was dropped (fail closed)
+
+    def portable(self) -> Prepared:
+        """A copy that pickles (a MappingProxyType does not), to leave a worker."""
+        mail = dataclasses.replace(self.mail, headers=dict(self.mail.headers))
+        return dataclasses.replace(self, mail=mail)
+
+    def restored(self) -> Prepared:
+        """The worker's copy back with read-only headers."""
+        mail = dataclasses.replace(self.mail, headers=MappingProxyType(dict(self.mail.headers)))
+        return dataclasses.replace(self, mail=mail)
+
+
+def prepare(raw: bytes) -> Prepared:
+    """Parse raw and derive its texts. Raises what parsing raises (the caller
+    quarantines the mail)."""
+    mail = parse_email(raw)
+    text = mail.text.strip() or html_to_text(mail.html)
+    new_text, quoted = split_quoted(text)
+    html, error = "", ""
+    if mail.html:
+        try:
+            html = sanitize_html(mail.html)
+        except SanitizeError as exc:
+            error = f"dropped: {exc}"[:300]
+    return Prepared(mail, text, new_text, quoted, html, error)
