@@ -18,7 +18,7 @@ from helpdesk.models import normalize_email_address
 from helpdesk.roles import is_staff_member
 from helpdesk.ticket_forms import staff_users
 from tickets.models import Category, Team, Ticket
-from tickets.search import search_tickets
+from tickets.search import RANK_LIMIT, count_matches, search_tickets
 from tickets.states import Priority, Status
 
 PAGE_SIZES = (25, 50, 100)
@@ -114,6 +114,8 @@ class ListQuery:
     queryset: QuerySet[Ticket]
     sort: str
     per_page: int
+    # False for a search matching more than RANK_LIMIT tickets: not counted.
+    counted: bool = True
 
 
 def _day_start(day: datetime.date) -> datetime.datetime:
@@ -148,10 +150,16 @@ def apply_filters(queryset: QuerySet[Ticket], form: TicketFilterForm) -> ListQue
         qs = qs.filter(created_at__lt=_day_start(v["created_to"] + datetime.timedelta(days=1)))
     if v.get("mine"):
         qs = qs.filter(Q(assigned_to=user) | Q(created_by=user))
+    counted = True
     if v.get("q"):
         # Staff also match internal notes; customers only what they may read.
-        qs = search_tickets(qs, v["q"], include_notes=is_staff_member(user))
-        if not v.get("sort"):
+        notes = is_staff_member(user)
+        # A common word is listed newest first and not counted: ranking or
+        # counting tens of thousands of matches costs more than the page.
+        matches = count_matches(v["q"], include_notes=notes, limit=RANK_LIMIT, using=qs.db)
+        counted = matches <= RANK_LIMIT
+        qs = search_tickets(qs, v["q"], include_notes=notes, ranked=counted)
+        if counted and not v.get("sort"):
             # A search without an explicit sort keeps search_tickets' relevance order.
             return ListQuery(queryset=qs, sort="", per_page=v.get("per_page") or PAGE_SIZES[0])
     sort = v.get("sort") or DEFAULT_SORT
@@ -162,7 +170,9 @@ def apply_filters(queryset: QuerySet[Ticket], form: TicketFilterForm) -> ListQue
     ordered = expression.desc() if sort.startswith("-") else expression.asc()
     # The id tie-breaker keeps paging stable when many rows share a value.
     qs = qs.order_by(ordered, "-id" if sort.startswith("-") else "id")
-    return ListQuery(queryset=qs, sort=sort, per_page=v.get("per_page") or PAGE_SIZES[0])
+    return ListQuery(
+        queryset=qs, sort=sort, per_page=v.get("per_page") or PAGE_SIZES[0], counted=counted
+    )
 
 
 def filter_querystring(params: QueryDict) -> str:

@@ -11,6 +11,13 @@ query syntax.
 Internal notes are indexed apart from public text; they are searched only
 when the caller says the user is staff (include_notes=True), so a note can
 never make a ticket show up in a customer's list.
+
+Ranking is for few matches. Ordering tens of thousands of matches by
+relevance means reading every one of them, so for a common word the list
+asks count_matches() first and, above RANK_LIMIT, searches with
+ranked=False: the matches are then a filter on the caller's order (newest
+first), which the database serves by walking an index on the tickets and
+stopping after a page.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ _WORD = re.compile(r"[^\W_]+")
 # Queries longer than this are cut: nobody types them, and they cost.
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 12
+# Above this many matches a search is not ranked (see the module docstring).
+RANK_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ def fts5_query(terms: list[Term], *, include_notes: bool) -> str:
 
 
 def search_tickets(
-    queryset: QuerySet[Ticket], text: str, *, include_notes: bool = False
+    queryset: QuerySet[Ticket], text: str, *, include_notes: bool = False, ranked: bool = True
 ) -> QuerySet[Ticket]:
     """The tickets of queryset matching text, most relevant first.
 
@@ -85,6 +94,11 @@ def search_tickets(
     is better); on PostgreSQL true when the reference or subject match,
     false when only the thread does; the newest change breaks ties. A later order_by()
     replaces the relevance order.
+
+    ranked=False only filters: no search_rank, queryset's order kept. It
+    is the form for a search that count_matches() says matches more than
+    RANK_LIMIT tickets; on PostgreSQL it tests each ticket's vector as the
+    ordering index is walked, which is fast only when matches are common.
     """
     if not text.strip():
         return queryset
@@ -93,10 +107,42 @@ def search_tickets(
         return queryset.none()
     vendor = connections[queryset.db].vendor
     if vendor == "sqlite":
+        if not ranked:
+            return _sqlite_filter(queryset, terms, include_notes=include_notes)
         return _sqlite(queryset, terms, include_notes=include_notes)
     if vendor == "postgresql":
+        if not ranked:
+            return _postgresql_filter(queryset, terms, include_notes=include_notes)
         return _postgresql(queryset, terms, include_notes=include_notes)
     return _fallback(queryset, text, include_notes=include_notes)
+
+
+def count_matches(
+    text: str, *, include_notes: bool = False, limit: int = RANK_LIMIT, using: str = "default"
+) -> int:
+    """How many tickets match text, counted up to limit + 1 and over all
+    tickets whoever may see them: a cheap probe for choosing between
+    ranked and unranked search, never a number to show."""
+    terms = parse_query(text)
+    if not text.strip() or not terms:
+        return 0
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT count(*) FROM (SELECT rowid FROM tickets_search"
+                " WHERE tickets_search MATCH %s LIMIT %s)",
+                [fts5_query(terms, include_notes=include_notes), limit + 1],
+            )
+        elif connection.vendor == "postgresql":
+            tsquery, params = _pg_tsquery(terms)
+            cursor.execute(
+                f"SELECT tickets_search_match_count({tsquery}, %s, %s)",
+                [*params, include_notes, limit + 1],
+            )
+        else:
+            return 0  # the LIKE fallback is never ranked anyway
+        return int(cursor.fetchone()[0])
 
 
 def _sqlite(
@@ -109,6 +155,21 @@ def _sqlite(
         # rank is bm25 with the weights set in the migration: lower is better.
         select={"search_rank": "tickets_search.rank"},
         order_by=["search_rank", "-updated_at"],
+    )
+
+
+def _sqlite_filter(
+    queryset: QuerySet[Ticket], terms: list[Term], *, include_notes: bool
+) -> QuerySet[Ticket]:
+    # The matching ids are read once into a temporary set; the caller's
+    # order then walks its index and keeps the ids in the set. The unary +
+    # stops SQLite from driving the query from the set instead (a lookup
+    # and a sort of every match).
+    return queryset.extra(
+        where=[
+            "+tickets_ticket.id IN (SELECT rowid FROM tickets_search WHERE tickets_search MATCH %s)"
+        ],
+        params=[fts5_query(terms, include_notes=include_notes)],
     )
 
 
@@ -136,12 +197,16 @@ def _pg_term(term: Term) -> tuple[str, list[str]]:
     return "(" + " && ".join(sql_parts) + ")", params
 
 
+def _pg_tsquery(terms: list[Term]) -> tuple[str, list[str]]:
+    parts = [_pg_term(term) for term in terms]
+    tsquery = "(" + " && ".join(sql for sql, _ in parts) + ")"
+    return tsquery, [param for _, term_params in parts for param in term_params]
+
+
 def _postgresql(
     queryset: QuerySet[Ticket], terms: list[Term], *, include_notes: bool
 ) -> QuerySet[Ticket]:
-    parts = [_pg_term(term) for term in terms]
-    tsquery = "(" + " && ".join(sql for sql, _ in parts) + ")"
-    params = [param for _, term_params in parts for param in term_params]
+    tsquery, params = _pg_tsquery(terms)
     notes = "true" if include_notes else "false"
     # Vectors are only ever tested through these functions, which read them by
     # their GIN indexes (see migration 0005_search_pg_fast). The SQL is built
@@ -155,6 +220,26 @@ def _postgresql(
         },
         select_params=params,
         order_by=["-search_rank", "-updated_at"],
+    )
+
+
+def _postgresql_filter(
+    queryset: QuerySet[Ticket], terms: list[Term], *, include_notes: bool
+) -> QuerySet[Ticket]:
+    tsquery, params = _pg_tsquery(terms)
+    vector = "all_doc" if include_notes else "public_doc"
+    # Per ticket, one primary-key probe of its search row: with a common word
+    # the newest-first walk finds a page of matches after a few dozen probes,
+    # where collecting every match first would read thousands of rows. The
+    # SQL is built from constants only; user text is in bound parameters.
+    exists = (
+        "EXISTS (SELECT 1 FROM tickets_search"  # noqa: S608 - constants only, see above
+        " WHERE tickets_search.ticket_id = tickets_ticket.id"
+        f" AND tickets_search.{vector} @@ {tsquery})"
+    )
+    return queryset.extra(  # noqa: S610
+        where=[exists],
+        params=params,
     )
 
 

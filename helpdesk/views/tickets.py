@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,6 +20,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from helpdesk.decorators import is_htmx, staff_required
 from helpdesk.models import SavedView, User
+from helpdesk.paging import UncountedPaginator
 from helpdesk.roles import is_staff_member
 from helpdesk.ticket_filters import TicketFilterForm, apply_filters, filter_querystring
 from helpdesk.ticket_forms import BulkForm, SavedViewForm
@@ -38,13 +41,20 @@ def saved_views_for(user: object) -> list[SavedView]:
 def ticket_list(request: HttpRequest) -> HttpResponse:
     form = TicketFilterForm(request.GET, user=request.user)
     query = apply_filters(selectors.ticket_list(user=request.user), form)
-    page = Paginator(query.queryset, query.per_page).get_page(request.GET.get("page"))
+    paginator = (
+        Paginator(query.queryset, query.per_page)
+        if query.counted
+        else UncountedPaginator(query.queryset, query.per_page)
+    )
+    page = paginator.get_page(request.GET.get("page"))
     staff = is_staff_member(request.user)
-    context = {
+    context: dict[str, Any] = {
         "form": form,
         "page": page,
         "tickets": list(page.object_list),
         "sort": query.sort,
+        # A search for a common word, listed newest first instead of by relevance.
+        "unranked_search": not query.counted and not form.values().get("sort"),
         "querystring": filter_querystring(request.GET),
         "is_staff_view": staff,
     }

@@ -96,6 +96,36 @@ def test_search_box(customer: Any, agent: Any, agent_client: Client) -> None:
     assert refs(agent_client.get(f"/tickets/?q={a.reference}")) == [a.reference]
 
 
+def test_a_search_matching_many_tickets_lists_the_newest_uncounted(
+    customer: Any, agent: Any, agent_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Above RANK_LIMIT matches the list is newest first, and counted only
+    # once the last page is reached.
+    monkeypatch.setattr("helpdesk.ticket_filters.RANK_LIMIT", 3)
+    tickets = make_tickets(customer, 30)
+    other = services.ticket_create(requester=customer, subject="Outro", body="nada a ver")
+    services.ticket_reply_add(ticket=tickets[4], author=agent, body="corpo novo")
+    newest_first = [tickets[4].reference] + [
+        t.reference for t in reversed(tickets) if t != tickets[4]
+    ]
+    response = agent_client.get("/tickets/?q=corpo")
+    page = response.content.decode()
+    assert refs(response) == newest_first[:25]
+    assert "Mais de 25 tickets encontrados" in page
+    assert "?q=corpo&amp;page=2" in page and ">Página 1<" in page
+    assert "os atualizados mais recentemente vêm primeiro" in page
+    last = agent_client.get("/tickets/?q=corpo&page=2")
+    assert refs(last) == newest_first[25:]
+    assert "30 tickets encontrados" in last.content.decode()
+    assert "Página 2 de 2" in last.content.decode()
+    assert other.reference not in refs(agent_client.get("/tickets/?q=corpo&per_page=100"))
+    # An explicit sort still applies, and the few-matches search is ranked and counted.
+    ascending = refs(agent_client.get("/tickets/?q=corpo&sort=subject"))
+    assert ascending == sorted(newest_first)[:25]
+    assert refs(agent_client.get("/tickets/?q=outro")) == [other.reference]
+    assert "1 ticket encontrado" in agent_client.get("/tickets/?q=outro").content.decode()
+
+
 def test_sorting_by_every_column_and_bad_sort_falls_back(
     customer: Any, agent_client: Client
 ) -> None:

@@ -6,11 +6,20 @@ import pytest
 
 from tickets import access, services
 from tickets.models import Message, Ticket
-from tickets.search import parse_query, search_tickets
+from tickets.search import count_matches, parse_query, search_tickets
 
 
 def found(text: str, *, include_notes: bool = False) -> list[Ticket]:
-    return list(search_tickets(Ticket.objects.all(), text, include_notes=include_notes))
+    ranked = list(search_tickets(Ticket.objects.all(), text, include_notes=include_notes))
+    # The unranked form (for common words) must match exactly the same tickets.
+    unranked = search_tickets(
+        Ticket.objects.order_by("-updated_at", "-id"),
+        text,
+        include_notes=include_notes,
+        ranked=False,
+    )
+    assert sorted(t.pk for t in unranked) == sorted(t.pk for t in ranked), text
+    return ranked
 
 
 @pytest.fixture
@@ -175,6 +184,21 @@ def test_blank_text_returns_the_queryset_unchanged(ticket: Ticket, budget: Ticke
     everything = Ticket.objects.all()
     assert search_tickets(everything, "   ") is everything
     assert found("-- : *") == []
+
+
+def test_count_matches_counts_all_tickets_up_to_the_limit(
+    ticket: Ticket, budget: Ticket, agent: Any, customer: Any
+) -> None:
+    services.ticket_reply_add(ticket=budget, author=agent, body="imprime depois", internal=True)
+    assert count_matches("imprime") == 1
+    assert count_matches("imprime", include_notes=True) == 2
+    assert count_matches("imprime", include_notes=True, limit=1) == 2
+    assert count_matches("zzzz") == 0
+    assert count_matches("  ") == 0 and count_matches("-- :") == 0
+    for number in range(3):
+        services.ticket_create(requester=customer, subject=f"Impressora {number}", body="x")
+    # Never more than limit + 1: enough to tell "more than limit".
+    assert count_matches("impressora", limit=2) == 3
 
 
 def test_parse_query_quotes_phrases_and_prefixes_the_last_word() -> None:
