@@ -70,8 +70,8 @@ def customer_get_or_create(*, email: str, full_name: str = "", language: str = "
         pass
     extra = {"language": language} if language else {}
     try:
-        with transaction.atomic():
-            return user_create(email=email, full_name=full_name[:150], **extra)
+        # user_create's own atomic block undoes a clash on its own.
+        return user_create(email=email, full_name=full_name[:150], **extra)
     except IntegrityError:
         # Two mails from the same new sender at once: the other one created it.
         return User.objects.get(email=email)

@@ -16,7 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from outbound.conf import support_name
 from outbound.enqueue import outbox_add
@@ -213,44 +214,60 @@ def _filter(
     return kept
 
 
-def thread_ids(ticket: Ticket, emails: list[str]) -> dict[str, list[str]]:
-    """Per recipient, the thread's Message-IDs they know, oldest first: the
-    first mail that opened the ticket, the mails they wrote to it and the
-    mails we sent them. In-Reply-To is the last of these, so the new mail nests
-    under the one before it in that person's own mailbox (Gmail, Outlook,
-    Thunderbird, Apple Mail); References always starts at the root."""
-    # Bounded work on long threads: the newest ids (enough to find each
-    # recipient's latest ones) and the root.
-    recent = list(
-        # By id, not created_at: the (ticket_id, id) index then serves the
-        # order and the limit without sorting the whole thread.
-        MailId.objects.filter(ticket=ticket)
-        .order_by("-id")
-        .values_list("message_id", "outbound", "entry__author__email")[:RECENT_IDS]
-    )
-    recent.reverse()
-    if len(recent) < RECENT_IDS:  # the whole map: the root is in it
-        root = next((mid for mid, outbound, _author in recent if not outbound), None)
-    else:
-        root = (
-            MailId.objects.filter(ticket=ticket, outbound=False)
+Row = tuple[str, bool, str | None]  # Message-ID, ours (outbound), its author's address
+
+
+class Threads:
+    """The Message-IDs each recipient knows of each ticket that a delivery of
+    changes mails about, read in two queries for all of them.
+
+    Per recipient, oldest first: the first mail that opened the ticket, the
+    mails they wrote to it and the mails we sent them. In-Reply-To is the last
+    of these, so the new mail nests under the one before it in that person's
+    own mailbox (Gmail, Outlook, Thunderbird, Apple Mail); References always
+    starts at the root."""
+
+    def __init__(self, tickets: list[Ticket], emails: list[str]) -> None:
+        # Bounded work on long threads: the newest ids of each ticket (enough
+        # to find each recipient's latest ones) and its root. By id, not
+        # created_at: the (ticket_id, id) index serves the order.
+        newest = (
+            MailId.objects.filter(ticket__in=tickets)
+            .annotate(
+                rank=Window(RowNumber(), partition_by=[F("ticket_id")], order_by=F("id").desc())
+            )
+            .filter(rank__lte=RECENT_IDS)
+            .order_by("id")
+            .values_list("ticket_id", "message_id", "outbound", "entry__author__email")
+        )
+        self.rows: dict[int, list[Row]] = {t.pk: [] for t in tickets}
+        for ticket_id, message_id, outbound, author in newest:
+            self.rows[ticket_id].append((message_id, outbound, author))
+        self.roots = {pk: self._root(pk, rows) for pk, rows in self.rows.items()}
+        ours = [mid for rows in self.rows.values() for mid, outbound, _a in rows if outbound]
+        self.sent: dict[str, set[str]] = {}
+        if ours:
+            for recipient, message_id in OutboxItem.objects.filter(
+                message_id__in=ours, recipient__in=emails
+            ).values_list("recipient", "message_id"):
+                self.sent.setdefault(recipient.lower(), set()).add(message_id)
+
+    @staticmethod
+    def _root(ticket_id: int, rows: list[Row]) -> str | None:
+        if len(rows) < RECENT_IDS:  # the whole map: the root is in it
+            return next((mid for mid, outbound, _author in rows if not outbound), None)
+        return (
+            MailId.objects.filter(ticket_id=ticket_id, outbound=False)
             .order_by("id")
             .values_list("message_id", flat=True)
             .first()
         )
-    rows: list[tuple[str, bool, str | None]] = list(recent)
-    if root is not None and all(mid != root for mid, _out, _author in recent):
-        rows = [(root, False, None), *recent]
-    ours = [mid for mid, outbound, _author in rows if outbound]
-    sent: dict[str, set[str]] = {}
-    if ours:
-        for recipient, message_id in OutboxItem.objects.filter(
-            message_id__in=ours, recipient__in=emails
-        ).values_list("recipient", "message_id"):
-            sent.setdefault(recipient.lower(), set()).add(message_id)
-    known: dict[str, list[str]] = {}
-    for email in emails:
-        mine = sent.get(email.lower(), set())
+
+    def known(self, ticket: Ticket, email: str) -> list[str]:
+        rows, root = self.rows[ticket.pk], self.roots[ticket.pk]
+        if root is not None and all(mid != root for mid, _out, _author in rows):
+            rows = [(root, False, None), *rows]
+        mine = self.sent.get(email.lower(), set())
         ids = [
             mid
             for mid, outbound, author in rows
@@ -260,8 +277,13 @@ def thread_ids(ticket: Ticket, emails: list[str]) -> dict[str, list[str]]:
         ]
         if len(ids) > MAX_REFERENCES:
             ids = [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
-        known[email] = ids
-    return known
+        return ids
+
+    def queued(self, ticket: Ticket, email: str, message_id: str) -> None:
+        """A mail queued in this delivery: a later change of the same
+        delivery answers it, as it would have one change at a time."""
+        self.rows[ticket.pk].append((message_id, True, None))
+        self.sent.setdefault(email.lower(), set()).add(message_id)
 
 
 def _from_name(name: str, event: TicketChanged) -> str:
@@ -289,16 +311,20 @@ def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
     if not plans:
         return
     rules = Rules.load([p for _c, planned in plans for p in planned])
+    mails = [(c, kept) for c, planned in plans if (kept := _filter(planned, c, rules))]
+    if not mails:
+        return
+    threads = Threads(
+        list({c.ticket.pk: c.ticket for c, _kept in mails}.values()),
+        list({p.email for _c, kept in mails for p in kept}),
+    )
     items: list[OutboxItem] = []
     entries: dict[str, tuple[Ticket, Message | None]] = {}
-    for change, planned in plans:
-        kept = _filter(planned, change, rules)
-        if not kept:
-            continue
-        threads = thread_ids(change.ticket, [p.email for p in kept])
+    for change, kept in mails:
         anchor = str(change.message.pk) if change.message is not None else uuid.uuid4().hex[:16]
         for p in kept:
-            item = _outbox_item(change, p, threads[p.email], anchor)
+            item = _outbox_item(change, p, threads.known(change.ticket, p.email), anchor)
+            threads.queued(change.ticket, p.email, item.message_id)
             entries[item.dedupe_key] = (change.ticket, change.message)
             items.append(item)
     created = outbox_add(items)
