@@ -29,6 +29,8 @@ import itertools
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -104,15 +106,33 @@ def stage(source: Source, root: Path, envelope: dict[str, Any]) -> Staged:
 _pool: ProcessPoolExecutor | None = None
 
 
+def _orphan_guard() -> None:
+    """Worker initializer: exit when the parent is gone (killed with SIGKILL,
+    it cannot stop us), instead of living on holding its pipes open."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="orphan-guard", daemon=True).start()
+
+
 def _workers() -> ProcessPoolExecutor | None:
+    """The worker processes, or None to stage mails in this process: on one
+    core, and in a process running other threads (poll_imap --idle), where a
+    fork could copy a lock another thread holds."""
     global _pool
     cores = os.cpu_count() or 1
-    if cores < 2:
+    if cores < 2 or (_pool is None and threading.active_count() > 1):
         return None
     if _pool is None:
         # fork: the workers need only modules this process has imported.
         _pool = ProcessPoolExecutor(
-            max_workers=min(cores, 4), mp_context=multiprocessing.get_context("fork")
+            max_workers=min(cores, 4),
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_orphan_guard,
         )
         atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
     return _pool

@@ -57,6 +57,11 @@ def try_lock(name: str) -> Iterator[bool]:
         except BlockingIOError:
             yield False
             return
-        yield True
+        try:
+            yield True
+        finally:
+            # Unlock explicitly: a forked child (a batch worker) shares the open
+            # file, and closing only our descriptor would leave the lock held.
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        os.close(fd)  # closing the descriptor releases the flock
+        os.close(fd)

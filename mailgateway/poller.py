@@ -6,10 +6,11 @@
    folder again; the ingest key (Message-ID + sha256 of the bytes) turns every
    mail we already had into a `duplicate`, so nothing is ingested twice.
 3. Finish acknowledging what an interrupted run ingested but did not move/flag.
-4. Fetch the rest in batches (BODY.PEEK[]), hand each to ingest_raw_email, then
-   write its ImapSeen row; after each batch apply the after-processing action.
+4. Fetch the rest in batches (BODY.PEEK[]), store each batch through the batch
+   path (one commit, mailgateway.batch), then write each mail's ImapSeen row;
+   after each batch apply the after-processing action.
 
-Why the ImapSeen row may be written just after ingest_raw_email returns, in its
+Why the ImapSeen row may be written just after the ingest returns, in its
 own transaction, instead of inside ingest's: the ingest has committed the mail
 under a unique key before returning. If we die before the ImapSeen row commits,
 the message is still untouched on the server; the next run fetches it again and
@@ -22,16 +23,17 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from mailgateway import locks
+from mailgateway.batch import ingest_raw_emails
 from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.imap import BATCH, ImapFailure, ImapSession
-from mailgateway.ingest import ingest_raw_email
+from mailgateway.ingest import IngestResult, ingest_raw_email
 from mailgateway.mailboxes import ImapSeen, Mailbox
 
 log = logging.getLogger(__name__)
@@ -147,8 +149,8 @@ def sync(
         group = new[start : start + BATCH]
         stored: list[int] = []
         try:
-            for uid, raw in session.fetch(group):
-                outcome = _ingest_one(mailbox, uidvalidity, uid, raw)
+            fetched = list(session.fetch(group))
+            for uid, outcome in _ingest_batch(mailbox, uidvalidity, fetched):
                 result.outcomes[outcome] += 1
                 if outcome not in {REJECTED, FAILED}:
                     stored.append(uid)
@@ -184,19 +186,47 @@ def _mark_acknowledged(mailbox: Mailbox, uidvalidity: int, uids: Sequence[int]) 
     )
 
 
+def _ingest_batch(
+    mailbox: Mailbox, uidvalidity: int, fetched: list[tuple[int, bytes]]
+) -> Iterator[tuple[int, str]]:
+    """(uid, outcome) for each fetched mail, stored through the batch path (one
+    commit for the group); a group the batch path cannot take goes one by one."""
+    if len(fetched) < 2:
+        for uid, raw in fetched:
+            yield uid, _ingest_one(mailbox, uidvalidity, uid, raw)
+        return
+    try:
+        outcomes = ingest_raw_emails(
+            [raw for _uid, raw in fetched], door="imap", mailbox=mailbox.name
+        )
+    except DatabaseError as exc:
+        raise TransientFailure(f"could not store mail: {exc}"[:300]) from None
+    except Exception:
+        log.exception("mailbox %s: batch failed; taking its mails one by one", mailbox.name)
+        for uid, raw in fetched:
+            yield uid, _ingest_one(mailbox, uidvalidity, uid, raw)
+        return
+    transient: TransientFailure | None = None
+    for (uid, _raw), outcome in zip(fetched, outcomes, strict=True):
+        if isinstance(outcome, InboundError):
+            # Keep going: the rest of the group is stored and is acknowledged.
+            transient = transient or TransientFailure(
+                f"could not store mail (uid {uid}): {outcome}"[:300]
+            )
+            yield uid, FAILED
+        else:
+            yield uid, _recorded(mailbox, uidvalidity, uid, outcome)
+    if transient is not None:
+        raise transient
+
+
 def _ingest_one(mailbox: Mailbox, uidvalidity: int, uid: int, raw: bytes) -> str:
     try:
-        ingested = ingest_raw_email(
-            raw,
-            door="imap",
-            mailbox=mailbox.name,
+        ingested: IngestResult | InboundRejected = ingest_raw_email(
+            raw, door="imap", mailbox=mailbox.name
         )
     except InboundRejected as exc:
-        # Refused for good: remember it so we stop fetching it, but leave it on the
-        # server where a person reading the mailbox can still see it.
-        log.info("mailbox %s: uid %s rejected: %s", mailbox.name, uid, exc)
-        _remember(mailbox, uidvalidity, uid, REJECTED, None, acknowledged=True)
-        return REJECTED
+        ingested = exc
     except (InboundError, DatabaseError) as exc:
         raise TransientFailure(f"could not store mail (uid {uid}): {exc}"[:300]) from None
     except Exception:
@@ -206,6 +236,18 @@ def _ingest_one(mailbox: Mailbox, uidvalidity: int, uid: int, raw: bytes) -> str
             "mailbox %s: uid %s could not be ingested; left on the server", mailbox.name, uid
         )
         return FAILED
+    return _recorded(mailbox, uidvalidity, uid, ingested)
+
+
+def _recorded(
+    mailbox: Mailbox, uidvalidity: int, uid: int, ingested: IngestResult | InboundRejected
+) -> str:
+    if isinstance(ingested, InboundRejected):
+        # Refused for good: remember it so we stop fetching it, but leave it on the
+        # server where a person reading the mailbox can still see it.
+        log.info("mailbox %s: uid %s rejected: %s", mailbox.name, uid, ingested)
+        _remember(mailbox, uidvalidity, uid, REJECTED, None, acknowledged=True)
+        return REJECTED
     _remember(mailbox, uidvalidity, uid, ingested.outcome, ingested.inbound_id)
     return str(ingested.outcome)
 
