@@ -5,6 +5,7 @@ rather than refused: an old bookmark should still open."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +90,10 @@ class TicketFilterForm(forms.Form):
         required=False,
     )
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, user: Any, staff: Sequence[Any] | None = None, **kwargs: Any
+    ) -> None:
+        """staff: the assignable people, if the caller has them already."""
         super().__init__(*args, **kwargs)
         self.user = user
         if is_staff_member(user):
@@ -97,7 +101,10 @@ class TicketFilterForm(forms.Form):
                 ("", _("Anyone")),
                 ("me", _("Me")),
                 ("none", _("Nobody")),
-                *[(str(u.pk), u.get_full_name()) for u in staff_users()],
+                *[
+                    (str(u.pk), u.get_full_name())
+                    for u in (staff_users() if staff is None else staff)
+                ],
             ]
         else:
             for name in ("category", "team", "assignee", "requester", "mine"):

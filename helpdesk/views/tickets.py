@@ -23,7 +23,7 @@ from helpdesk.models import SavedView, User
 from helpdesk.paging import UncountedPaginator
 from helpdesk.roles import is_staff_member
 from helpdesk.ticket_filters import TicketFilterForm, apply_filters, filter_querystring
-from helpdesk.ticket_forms import BulkForm, SavedViewForm
+from helpdesk.ticket_forms import BulkForm, SavedViewForm, staff_users
 from tickets import selectors, services
 from tickets.models import Ticket
 from tickets.states import InvalidTransition, Status
@@ -39,7 +39,10 @@ def saved_views_for(user: object) -> list[SavedView]:
 @require_GET
 @vary_on_headers("HX-Request", "HX-History-Restore-Request")
 def ticket_list(request: HttpRequest) -> HttpResponse:
-    form = TicketFilterForm(request.GET, user=request.user)
+    staff = is_staff_member(request.user)
+    # One read of the assignable people for the filter and the bulk form.
+    people = list(staff_users()) if staff else []
+    form = TicketFilterForm(request.GET, user=request.user, staff=people)
     query = apply_filters(selectors.ticket_list(user=request.user), form)
     paginator = (
         Paginator(query.queryset, query.per_page)
@@ -47,7 +50,6 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         else UncountedPaginator(query.queryset, query.per_page)
     )
     page = paginator.get_page(request.GET.get("page"))
-    staff = is_staff_member(request.user)
     context: dict[str, Any] = {
         "form": form,
         "page": page,
@@ -64,6 +66,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     context.update(
         {
             "bulk_form": BulkForm() if staff else None,
+            "bulk_assignees": people,
             "saved_views": saved_views_for(request.user),
             "saved_view_form": SavedViewForm(initial={"querystring": context["querystring"]}),
         }
