@@ -227,6 +227,7 @@ def _write(
     mails = {i: s for i, s in enumerate(staged) if isinstance(s, Staged) and s.raw_path}
     rows: dict[int, InboundMessage] = {}
     processed: dict[int, IngestResult | Exception] = {}
+    committed = False
     try:
         store.sync_dirs(s.raw_path for s in mails.values())
         fresh = _first_deliveries(mails)
@@ -238,13 +239,16 @@ def _write(
                 row = rows[i] = InboundMessage(dedupe_key=s.key, raw_path=s.raw_path, **s.columns)
                 processed[i] = _process(row, s.prepared, senders, hold)
             InboundMessage.objects.bulk_create(rows.values())
+        committed = True
     except (DatabaseError, InboundError, OSError) as error:
         log.warning("inbound batch of %d rolled back, retrying per mail: %s", len(raws), error)
-        rows.clear()
     finally:
+        # Whatever did not commit (a rollback, or a bug raising through) leaves no file.
         for i, s in mails.items():
-            if i not in rows:
+            if not (committed and i in rows):
                 store.delete_raw(s.raw_path)
+    if not committed:
+        rows.clear()
     for i, row in rows.items():
         result = processed[i]
         if isinstance(result, Exception):

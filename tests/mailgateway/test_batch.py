@@ -115,3 +115,16 @@ def test_a_stream_yields_each_batch_once_committed() -> None:
     rest = list(stream)
     assert [r.outcome for r in _results(rest)] == ["created"] * 6
     assert len({r.reference for r in [first, *rest]}) == 7
+
+
+def test_a_bug_raising_through_the_batch_leaves_no_file_without_a_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(InboundMessage.objects, "bulk_create", broken)
+    with pytest.raises(RuntimeError):
+        ingest_raw_emails([make_mail(subject=f"Pedido {n}") for n in range(3)], door="pipe")
+    assert not InboundMessage.objects.exists() and not Ticket.objects.exists()
+    assert list(store.raw_root().rglob("*.eml")) == []
