@@ -212,9 +212,24 @@ def ingest_stream(
                     store.delete_raw(staged.raw_path)
 
 
-def ingest_raw_emails(raws: Sequence[Source], *, door: str, **envelope: Any) -> list[IngestOutcome]:
+def ingest_raw_emails(
+    raws: Sequence[Source],
+    *,
+    door: str,
+    envelope_from: str = "",
+    envelope_rcpts: Sequence[str] = (),
+    mailbox: str = "",
+) -> list[IngestOutcome]:
     """ingest_stream for one batch of raws (one transaction)."""
-    return list(ingest_stream(raws, door=door, batch=max(1, len(raws)), **envelope))
+    stream = ingest_stream(
+        raws,
+        door=door,
+        envelope_from=envelope_from,
+        envelope_rcpts=envelope_rcpts,
+        mailbox=mailbox,
+        batch=max(1, len(raws)),
+    )
+    return list(stream)
 
 
 def _write(
