@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from helpdesk.progress import progress
 from mailgateway.batch import IngestOutcome, ingest_stream
 from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.ingest import ingest_raw_email, max_message_bytes
@@ -110,7 +111,12 @@ class Command(BaseCommand):
             results = iter([self._one(data, envelope)] if fits["-"] else [])
 
         status = EX_OK
-        for name in names:
+        # A bulk import from a terminal with the lines going to a file: a
+        # progress bar on stderr (progress() draws nothing off a terminal).
+        shown = names
+        if len(names) > 1 and not sys.stdout.isatty():
+            shown = progress(names, total=len(names), label="ingesting", stream=sys.stderr)
+        for name in shown:
             if not fits[name]:
                 self.stderr.write(f"5.3.4 {name}: message too big (limit {limit} bytes)")
                 self.stdout.write(f"{name} rejected -")
