@@ -137,6 +137,18 @@ TIME_ZONE = env("TIME_ZONE", "America/Sao_Paulo")
 USE_I18N = True
 USE_TZ = True
 
+# Login-failure and reset-mail counters must be shared by every web worker
+# (gunicorn runs several processes): a file cache in the data dir is, with
+# nothing to run. Several web machines need a cache they all reach (HELPDESK_CACHE_DIR
+# on a shared volume).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": env("HELPDESK_CACHE_DIR", str(DATA_DIR / "cache")),
+        "OPTIONS": {"MAX_ENTRIES": 10000},
+    }
+}
+
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"

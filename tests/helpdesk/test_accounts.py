@@ -125,6 +125,20 @@ def test_login_locks_after_repeated_failures(customer: Any) -> None:
     assert response.status_code == 200 and "_auth_user_id" not in client.session
 
 
+def test_login_failures_count_across_web_processes(customer: Any, settings: Any) -> None:
+    """Several gunicorn workers each hold their own cache object: the counter
+    lives in files they share, so failures spread over them still lock."""
+    from django.core.cache.backends.filebased import FileBasedCache
+
+    config = settings.CACHES["default"]
+    other_worker = FileBasedCache(config["LOCATION"], config.get("OPTIONS", {}))
+    client = Client()
+    for _ in range(5):
+        client.post("/accounts/login/", {"username": customer.email, "password": "wrong"})
+    key = f"helpdesk:login-failures:{customer.email}:127.0.0.1"
+    assert other_worker.get(key) == 5
+
+
 def test_login_rotates_the_session_and_logout_needs_post(customer: Any) -> None:
     client = Client()
     client.get("/accounts/login/")
