@@ -127,7 +127,17 @@ def notify_on_ticket_change(changes: Sequence[events.TicketChanged]) -> None:
     for change in changes:
         if not change.quiet:
             _on_change(batch, change)
-    Notification.objects.bulk_create(batch.rows)
+    # "Reply and set status": the reply's notice says it; a second one for the
+    # status from the same person about the same ticket would be noise.
+    replied = {
+        (n.recipient_id, n.ticket_id, n.actor_id) for n in batch.rows if n.kind == Kind.REPLY
+    }
+    rows = [
+        n
+        for n in batch.rows
+        if not (n.kind == Kind.STATUS and (n.recipient_id, n.ticket_id, n.actor_id) in replied)
+    ]
+    Notification.objects.bulk_create(rows)
 
 
 def _on_change(batch: _Batch, event: events.TicketChanged) -> None:

@@ -306,7 +306,12 @@ def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
     """Queue the notification mails of changes: one read of the rules and one
     INSERT of outbox rows and of their Message-IDs for all of them."""
     agents = Agents()
+    folded = _folded_statuses(changes)
     plans = [(c, plan(c, agents)) for c in changes if not c.quiet]
+    plans = [
+        (c, [p for p in planned if not (id(c) in folded.values() and p.name in REQUESTER_STATUS)])
+        for c, planned in plans
+    ]
     plans = [(c, planned) for c, planned in plans if planned]
     if not plans:
         return
@@ -322,8 +327,11 @@ def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
     entries: dict[str, tuple[Ticket, Message | None]] = {}
     for change, kept in mails:
         anchor = str(change.message.pk) if change.message is not None else uuid.uuid4().hex[:16]
+        status = next((c for c in changes if id(c) == folded.get(id(change))), None)
         for p in kept:
-            item = _outbox_item(change, p, threads.known(change.ticket, p.email), anchor)
+            item = _outbox_item(
+                change, p, threads.known(change.ticket, p.email), anchor, status=status
+            )
             threads.queued(change.ticket, p.email, item.message_id)
             entries[item.dedupe_key] = (change.ticket, change.message)
             items.append(item)
@@ -332,9 +340,37 @@ def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
     mail_ids_add([(*entries[item.dedupe_key], item.message_id) for item in created], outbound=True)
 
 
+# What the requester hears of a status change by mail (the resolution question,
+# the closing notice): folded into the agent's reply when both come together.
+REQUESTER_STATUS = frozenset({Notification.TICKET_RESOLVED, Notification.TICKET_CLOSED})
+
+
+def _folded_statuses(changes: Sequence[TicketChanged]) -> dict[int, int]:
+    """id(staff reply) -> id(status change) for "reply and set status": the
+    same person, the same ticket, in one delivery. The requester then gets ONE
+    mail, the reply, carrying the resolution links, not a reply and a notice."""
+    replies = {
+        (c.ticket.pk, getattr(c.actor, "pk", None)): c
+        for c in changes
+        if c.kind == "reply" and c.message is not None and _is_staff(c.message.author)
+    }
+    folded: dict[int, int] = {}
+    for c in changes:
+        reply = replies.get((c.ticket.pk, getattr(c.actor, "pk", None)))
+        if c.kind == "status" and reply is not None and c.new in {Status.RESOLVED, Status.CLOSED}:
+            folded[id(reply)] = id(c)
+    return folded
+
+
 def _outbox_item(
-    change: TicketChanged, p: Planned, references: list[str], anchor: str
+    change: TicketChanged,
+    p: Planned,
+    references: list[str],
+    anchor: str,
+    *,
+    status: TicketChanged | None = None,
 ) -> OutboxItem:
+    """status: the status change folded into this reply (its old/new go in the payload)."""
     ticket, message = change.ticket, change.message
     message_id = new_message_id()
     headers = {"Message-ID": message_id, "X-Auto-Response-Suppress": "All"}
@@ -363,8 +399,8 @@ def _outbox_item(
             "ticket_id": ticket.pk,
             "message_pk": message.pk if isinstance(message, Message) else None,
             "actor_id": getattr(change.actor, "pk", None),
-            "old": change.old,
-            "new": change.new,
+            "old": (status or change).old,
+            "new": (status or change).new,
             "from_name": _from_name(p.name, change),
             "from_email": support_address(),
             "reply_to": reply_address(ticket.pk, user.pk)

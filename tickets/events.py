@@ -86,9 +86,12 @@ def emit(event: TicketChanged) -> None:
 def held() -> Iterator[Hold]:
     """Collect the changes announced in the block and deliver them together
     when it ends normally (an exception discards them). Open it inside the
-    transaction whose rows the subscribers' writes must join."""
-    if getattr(_local, "hold", None) is not None:
-        raise RuntimeError("events are already held")
+    transaction whose rows the subscribers' writes must join. Inside another
+    held() block it joins that one, which delivers."""
+    outer: Hold | None = getattr(_local, "hold", None)
+    if outer is not None:
+        yield outer
+        return
     hold = _local.hold = Hold()
     try:
         yield hold

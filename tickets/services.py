@@ -169,6 +169,36 @@ def ticket_reply_add(
     open; a staff member's first public reply stamps first_response_at.
     set_status lets staff "reply and set status" in the same transaction.
     """
+    with events.held():  # a reply and its status change reach subscribers together
+        return _reply_add(
+            ticket=ticket,
+            author=author,
+            body=body,
+            internal=internal,
+            source=source,
+            message_id=message_id,
+            body_html=body_html,
+            quoted=quoted,
+            attachments=attachments,
+            is_quiet=is_quiet,
+            set_status=set_status,
+        )
+
+
+def _reply_add(
+    *,
+    ticket: Ticket,
+    author: Any,
+    body: str,
+    internal: bool,
+    source: str,
+    message_id: str,
+    body_html: str,
+    quoted: str,
+    attachments: Sequence[NewAttachment],
+    is_quiet: bool,
+    set_status: str | None,
+) -> Message:
     _locked(ticket)
     staff = access.is_staff(author)
     if _is_user(author) and not staff and not is_participant(ticket, author.email):

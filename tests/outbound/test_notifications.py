@@ -165,6 +165,29 @@ def test_resolution_asks_to_confirm_or_reopen_and_closing_sends_a_survey(
     assert (ticket.pk, customer.pk, "rate") in {parse_feedback_token(t) for t in links}
 
 
+def test_reply_and_resolve_is_one_mail_and_one_notice_for_the_requester(
+    smtp_server: SMTPCapture, ticket: Any, agent: Any, customer: Any
+) -> None:
+    from helpdesk.models import Notification as Notice
+
+    send_all()
+    smtp_server.messages.clear()
+    services.ticket_reply_add(
+        ticket=ticket, author=agent, body="Troquei o toner.", set_status=Status.RESOLVED
+    )
+    send_all()
+    [mail] = by_rcpt(smtp_server)[customer.email]  # the reply, not a reply and a notice
+    assert "Troquei o toner." in text(mail) and "resolvido" in text(mail)
+    links = re.findall(r'href="(http://127\.0\.0\.1:8000/feedback/[^"]+)"', html(mail))
+    actions = {parse_feedback_token(link.rstrip("/").rsplit("/", 1)[1]) for link in links}
+    assert actions == {(ticket.pk, customer.pk, "confirm"), (ticket.pk, customer.pk, "reopen")}
+    assert list(Notice.objects.filter(recipient=customer).values_list("kind", flat=True)) == [
+        "reply"
+    ]
+    ticket.refresh_from_db()
+    assert ticket.status == Status.RESOLVED
+
+
 def test_urgent_priority_and_reopening_reach_the_team_and_assignee(
     smtp_server: SMTPCapture,
     ticket: Any,
