@@ -22,16 +22,19 @@ class UncountedPaginator:
         self.num_pages: int | None = None
 
     def get_page(self, number: Any) -> UncountedPage:
-        """The page by number; a bad number gives the first page, like Django's."""
+        """The page by number; a bad number, or one past the end (an old link),
+        gives the first page. Django's gives the last, which needs the count."""
         try:
             page = max(1, int(number))
         except (TypeError, ValueError):
             page = 1
         bottom = (page - 1) * self.per_page
         rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+        if not rows and page > 1:
+            return self.get_page(1)
         more = len(rows) > self.per_page
         rows = rows[: self.per_page]
-        if not more and (rows or page == 1):
+        if not more:
             self.count, self.num_pages = bottom + len(rows), page
         return UncountedPage(rows, page, self, more=more)
 

@@ -118,6 +118,9 @@ def test_a_search_matching_many_tickets_lists_the_newest_uncounted(
     assert refs(last) == newest_first[25:]
     assert "30 tickets encontrados" in last.content.decode()
     assert "Página 2 de 2" in last.content.decode()
+    # Past the end (an old link): the first page, as for a bad page number.
+    assert refs(agent_client.get("/tickets/?q=corpo&page=9")) == newest_first[:25]
+    assert refs(agent_client.get("/tickets/?q=corpo&page=x")) == newest_first[:25]
     assert other.reference not in refs(agent_client.get("/tickets/?q=corpo&per_page=100"))
     # An explicit sort still applies, and the few-matches search is ranked and counted.
     ascending = refs(agent_client.get("/tickets/?q=corpo&sort=subject"))
