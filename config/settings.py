@@ -219,6 +219,9 @@ except ValueError:
         "HELPDESK_OUTBOX_BACKOFF must be comma-separated seconds, e.g. 60,300,1800,21600"
     ) from None
 HELPDESK_OUTBOX_MAX_ATTEMPTS = envint("HELPDESK_OUTBOX_MAX_ATTEMPTS", 12)
+# At most this many notification mails an hour to one address (0: no cap); the
+# rest are kept as "skipped" in the outbox, so a storm never floods a mailbox.
+HELPDESK_NOTIFY_MAX_PER_HOUR = envint("HELPDESK_NOTIFY_MAX_PER_HOUR", 30)
 HELPDESK_OUTBOX_SENDING_TIMEOUT = envint("HELPDESK_OUTBOX_SENDING_TIMEOUT", 600)
 # The sender name of notifications (default: the name in DEFAULT_FROM_EMAIL,
 # else "Support"); agents' replies go out as "Ana via Support".

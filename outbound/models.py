@@ -130,6 +130,8 @@ class OutboxItem(models.Model):
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["status", "claimed_at"]),
             models.Index(fields=["ticket", "recipient"]),
+            # The per-address hourly cap counts recent rows per recipient.
+            models.Index(fields=["recipient", "created_at"]),
         ]
 
     def __str__(self) -> str:

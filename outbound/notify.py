@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import F, QuerySet, Window
+from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from outbound.conf import support_name
 from outbound.enqueue import outbox_add
@@ -158,6 +161,26 @@ def plan(event: TicketChanged, agents: Agents | None = None) -> list[Planned]:
     return out
 
 
+def per_hour_cap() -> int:
+    return int(getattr(settings, "HELPDESK_NOTIFY_MAX_PER_HOUR", 30))
+
+
+def _sent_last_hour(emails: list[str]) -> Counter[str]:
+    if not per_hour_cap():
+        return Counter()
+    rows = (
+        OutboxItem.objects.filter(
+            kind=OutboxItem.Kind.EMAIL,
+            recipient__in=emails,
+            created_at__gte=timezone.now() - timedelta(hours=1),
+        )
+        .exclude(status=OutboxItem.Status.SKIPPED)
+        .values_list("recipient")
+        .annotate(n=Count("id"))
+    )
+    return Counter({recipient.lower(): n for recipient, n in rows})
+
+
 @dataclass(frozen=True)
 class Rules:
     """Switched-off events, bouncing addresses and opt-outs, read once for
@@ -166,12 +189,14 @@ class Rules:
     disabled: frozenset[str]
     bouncing: frozenset[str]
     opted_out: frozenset[tuple[int, str]]
+    sent_last_hour: Counter[str]  # mails queued per address in the last hour
 
     @classmethod
     def load(cls, planned: list[Planned]) -> Rules:
         emails = list({p.email.lower() for p in planned})
         user_ids = list({p.user.pk for p in planned if p.user is not None})
         return cls(
+            sent_last_hour=_sent_last_hour(emails),
             disabled=frozenset(
                 NotificationSetting.objects.filter(enabled=False).values_list("event", flat=True)
             ),
@@ -325,6 +350,7 @@ def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
     )
     items: list[OutboxItem] = []
     entries: dict[str, tuple[Ticket, Message | None]] = {}
+    cap, sent = per_hour_cap(), rules.sent_last_hour
     for change, kept in mails:
         anchor = str(change.message.pk) if change.message is not None else uuid.uuid4().hex[:16]
         status = next((c for c in changes if id(c) == folded.get(id(change))), None)
@@ -332,12 +358,22 @@ def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
             item = _outbox_item(
                 change, p, threads.known(change.ticket, p.email), anchor, status=status
             )
-            threads.queued(change.ticket, p.email, item.message_id)
-            entries[item.dedupe_key] = (change.ticket, change.message)
+            sent[p.email.lower()] += 1
+            if cap and sent[p.email.lower()] > cap:
+                # A storm (a loop, a runaway bulk edit) must not flood anyone's
+                # mailbox: kept as skipped, visible in the outbox, never sent.
+                item.status = OutboxItem.Status.SKIPPED
+                item.last_error = f"over the cap of {cap} mails an hour to this address"
+            else:
+                threads.queued(change.ticket, p.email, item.message_id)
+                entries[item.dedupe_key] = (change.ticket, change.message)
             items.append(item)
     created = outbox_add(items)
     # Replies quote these Message-IDs; the gateway threads them back here.
-    mail_ids_add([(*entries[item.dedupe_key], item.message_id) for item in created], outbound=True)
+    mail_ids_add(
+        [(*entries[i.dedupe_key], i.message_id) for i in created if i.dedupe_key in entries],
+        outbound=True,
+    )
 
 
 # What the requester hears of a status change by mail (the resolution question,

@@ -3,6 +3,9 @@ savepoint per mail, parsing in a worker process, per-mail fallback."""
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,9 +97,9 @@ def test_too_big_is_rejected_in_place(settings: Any) -> None:
 
 def test_a_worker_prepares_exactly_as_the_main_process() -> None:
     raw = make_mail(cc="Ana <ana@cliente.com.br>", headers={"X-Priority": "1"})
-    pool = batch._workers()
-    if pool is None:
-        pytest.skip("one CPU: no worker processes")
+    # A pool of our own: batch._workers() declines to fork beside the test
+    # servers' threads (a plain ingest_email process has none, see below).
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
     envelope = {"door": "pipe", "envelope_from": "", "envelope_rcpts": [], "mailbox": ""}
     staged = pool.submit(batch.stage, raw, store.raw_root(), envelope).result()
     assert staged.prepared is not None and staged.prepared.restored() == prepare(raw)
@@ -104,6 +107,28 @@ def test_a_worker_prepares_exactly_as_the_main_process() -> None:
     assert (staged.key, staged.columns) == row_fields(raw, **envelope)
     garbage = pool.submit(batch.stage, b"\x00garbage", store.raw_root(), envelope).result()
     assert garbage.raw_path  # stored whatever it is: the pipeline quarantines it
+    pool.shutdown()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ingest_email_with_many_files_acknowledges_each_mail_in_order(
+    tmp_path: Path, manage: Any
+) -> None:
+    files = []
+    for n in range(7):
+        path = tmp_path / f"{n}.eml"
+        path.write_bytes(make_mail(subject=f"Pedido {n}", sender=f"c{n}@cliente.com.br"))
+        files.append(str(path))
+    files.insert(3, files[0])  # the same file twice: one ticket, one duplicate
+    proc = manage("ingest_email", *files)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    lines = [line.split() for line in out.splitlines()]
+    assert [(name, outcome) for name, outcome, _ref in lines] == [
+        (f, "duplicate" if i == 3 else "created") for i, f in enumerate(files)
+    ]
+    assert Ticket.objects.count() == 7
+    assert InboundMessage.objects.filter(outcome="created").count() == 7
 
 
 def test_a_stream_yields_each_batch_once_committed() -> None:

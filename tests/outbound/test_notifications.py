@@ -188,6 +188,25 @@ def test_reply_and_resolve_is_one_mail_and_one_notice_for_the_requester(
     assert ticket.status == Status.RESOLVED
 
 
+def test_no_address_gets_more_than_the_hourly_cap_of_mails(
+    smtp_server: SMTPCapture, ticket: Any, agent: Any, customer: Any, settings: Any
+) -> None:
+    """L5, an outbound storm: a runaway series of changes mails the customer at
+    most the cap an hour; the rest stay in the outbox as skipped, never sent."""
+    settings.HELPDESK_NOTIFY_MAX_PER_HOUR = 5
+    for n in range(8):
+        services.ticket_reply_add(ticket=ticket, author=agent, body=f"Resposta {n}")
+    send_all()
+    to_customer = OutboxItem.objects.filter(recipient=customer.email)
+    assert to_customer.filter(status=OutboxItem.Status.SENT).count() == 5
+    skipped = to_customer.filter(status=OutboxItem.Status.SKIPPED)
+    assert skipped.count() == 4  # the confirmation of the new ticket counted too
+    assert "cap of 5" in skipped.first().last_error  # type: ignore[union-attr]
+    assert len(by_rcpt(smtp_server)[customer.email]) == 5
+    # Skipped mails were never sent: nobody can answer them, so no Message-ID is kept.
+    assert not MailId.objects.filter(message_id__in=skipped.values("message_id")).exists()
+
+
 def test_urgent_priority_and_reopening_reach_the_team_and_assignee(
     smtp_server: SMTPCapture,
     ticket: Any,
