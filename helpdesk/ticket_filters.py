@@ -123,6 +123,8 @@ class ListQuery:
     per_page: int
     # False for a search matching more than RANK_LIMIT tickets: not counted.
     counted: bool = True
+    # What is known of an uncounted list's size: more than this many.
+    more_than: int = 0
 
 
 def _day_start(day: datetime.date) -> datetime.datetime:
@@ -178,7 +180,11 @@ def apply_filters(queryset: QuerySet[Ticket], form: TicketFilterForm) -> ListQue
     # The id tie-breaker keeps paging stable when many rows share a value.
     qs = qs.order_by(ordered, "-id" if sort.startswith("-") else "id")
     return ListQuery(
-        queryset=qs, sort=sort, per_page=v.get("per_page") or PAGE_SIZES[0], counted=counted
+        queryset=qs,
+        sort=sort,
+        per_page=v.get("per_page") or PAGE_SIZES[0],
+        counted=counted,
+        more_than=0 if counted else RANK_LIMIT,
     )
 
 

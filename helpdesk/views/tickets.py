@@ -57,6 +57,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "sort": query.sort,
         # A search for a common word, listed newest first instead of by relevance.
         "unranked_search": not query.counted and not form.values().get("sort"),
+        "more_than": max(query.more_than, page.end_index()),
         "querystring": filter_querystring(request.GET),
         "is_staff_view": staff,
     }

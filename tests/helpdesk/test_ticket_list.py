@@ -111,7 +111,7 @@ def test_a_search_matching_many_tickets_lists_the_newest_uncounted(
     response = agent_client.get("/tickets/?q=corpo")
     page = response.content.decode()
     assert refs(response) == newest_first[:25]
-    assert "Mais de 25 tickets encontrados" in page
+    assert "Mais de 25 tickets encontrados" in page  # RANK_LIMIT is 3 here; a page holds 25
     assert "?q=corpo&amp;page=2" in page and ">Página 1<" in page
     assert "os atualizados mais recentemente vêm primeiro" in page
     last = agent_client.get("/tickets/?q=corpo&page=2")
