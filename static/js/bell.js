@@ -17,4 +17,16 @@
   }
   document.body.addEventListener("htmx:afterSettle", sync);
   document.body.addEventListener("htmx:oobAfterSwap", sync);
+
+  // A tab in the background does not poll (dozens of forgotten tabs would
+  // each hit the server every 20 s); it catches up when shown again.
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    if (document.hidden && event.target && event.target.id === "notification-bell") {
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("visibilitychange", function () {
+    var bell = document.getElementById("notification-bell");
+    if (!document.hidden && bell && window.htmx) window.htmx.trigger(bell, "refresh");
+  });
 })();

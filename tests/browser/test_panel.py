@@ -201,3 +201,24 @@ def test_phone_width_has_no_horizontal_overflow(
         "data-unread", str(Notification.objects.filter(recipient=user, read_at=None).count())
     )
     assert watch.csp_violations == []
+
+
+def test_a_background_tab_stops_polling_the_bell_and_catches_up_when_shown(
+    page: Page, server: str, agent: Any, ticket: Ticket, login_as: Any
+) -> None:
+    login_as(agent)
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if "/notifications/bell" in r.url else None)
+    page.evaluate(
+        "() => { Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
+        " document.dispatchEvent(new Event('visibilitychange')); }"
+    )
+    page.wait_for_timeout(3500)  # three poll periods (1 s here) with the tab hidden
+    assert polls == []
+    services.ticket_reply_add(ticket=ticket, author=ticket.created_by, body="Ainda não funciona")
+    page.evaluate(
+        "() => { Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
+        " document.dispatchEvent(new Event('visibilitychange')); }"
+    )
+    expect(page.locator("#notification-bell .notification-count")).to_have_text("2")
+    assert polls  # shown again: asked at once
