@@ -56,7 +56,8 @@ class InboundMessage(models.Model):
         verbose_name=_("duplicate of"),
     )
     # Relative to settings.HELPDESK_RAW_DIR; empty for duplicate rows.
-    raw_path = models.CharField(_("raw file"), max_length=255, blank=True)
+    # Indexed for the orphan sweeper (helpdesk.ops.cleanup).
+    raw_path = models.CharField(_("raw file"), max_length=255, blank=True, db_index=True)
     size = models.PositiveIntegerField(_("size"), default=0)
     received_at = models.DateTimeField(_("received"), default=timezone.now)
     # Filled by processing (empty while pending or when parsing failed).

@@ -1,8 +1,10 @@
-"""Orphan sweeper: files under MEDIA_ROOT/attachments that no row references.
+"""Orphan sweeper: attachment files and raw mails that no row references.
 
-An upload is written before its row commits, so a crash or a rolled-back
-transaction can leave a file behind. Only files older than the grace period
-are removed, so a transaction still in flight never loses its file.
+An upload, and a raw mail (durability rule 1), is written before its row
+commits, so a crash or a rolled-back transaction can leave a file behind (a
+batch of mails killed mid-way leaves up to three batches' raw files). Only
+files older than the grace period are removed, so a transaction still in
+flight never loses its file.
 """
 
 from __future__ import annotations
@@ -33,8 +35,30 @@ def orphan_files(*, older_than: float = GRACE_SECONDS) -> list[Path]:
     ]
 
 
+def orphan_raw_files(*, older_than: float = GRACE_SECONDS) -> list[Path]:
+    """Raw mails (and unfinished temporary files) no InboundMessage points at."""
+    from mailgateway.models import InboundMessage
+    from mailgateway.store import raw_root
+
+    root = raw_root()
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - older_than
+    old = [p for p in root.rglob("*") if p.is_file() and p.stat().st_mtime < cutoff]
+    orphans: list[Path] = []
+    for start in range(0, len(old), 500):  # bounded queries on an indexed column
+        chunk = {str(p.relative_to(root)): p for p in old[start : start + 500]}
+        known = set(
+            InboundMessage.objects.filter(raw_path__in=list(chunk)).values_list(
+                "raw_path", flat=True
+            )
+        )
+        orphans += [path for relative, path in chunk.items() if relative not in known]
+    return orphans
+
+
 def remove_orphans(*, older_than: float = GRACE_SECONDS, dry_run: bool = False) -> list[Path]:
-    orphans = orphan_files(older_than=older_than)
+    orphans = orphan_files(older_than=older_than) + orphan_raw_files(older_than=older_than)
     if not dry_run:
         for path in orphans:
             path.unlink(missing_ok=True)

@@ -134,7 +134,7 @@ def test_bell_is_one_cheap_query(
         response = client.get(reverse("notification_bell"))
     assert response.status_code == 200
     assert 'data-unread="1"' in response.content.decode()
-    assert 'hx-trigger="every 20s"' in response.content.decode()
+    assert 'hx-trigger="every 20s, refresh"' in response.content.decode()
 
 
 def test_bell_answers_204_when_signed_out(client: Client, db: Any) -> None:

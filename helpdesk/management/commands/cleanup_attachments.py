@@ -7,9 +7,9 @@ from helpdesk.ops.cleanup import GRACE_SECONDS, remove_orphans
 
 class Command(BaseCommand):
     help = (
-        "Delete attachment files that no ticket references (left by crashes or rolled-back "
-        "uploads) and that are older than --hours (default 24). Prints nothing under cron "
-        "unless something was removed; --dry-run only lists them."
+        "Delete attachment files and raw mails that no row references (left by crashes or "
+        "rolled-back uploads and mail batches) and that are older than --hours (default 24). "
+        "Prints nothing under cron unless something was removed; --dry-run only lists them."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
