@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.core import signing
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import translation
 
 from helpdesk.models import User
 
@@ -35,19 +29,14 @@ def user_for_token(token: str) -> User | None:
     return user if user.email == data.get("e") else None
 
 
-def _send(user: User, template: str, context: dict[str, Any]) -> None:
-    with translation.override(user.language or settings.LANGUAGE_CODE):
-        subject = render_to_string(f"emails/{template}-subject.txt", context).strip()
-        body = render_to_string(f"emails/{template}-body.txt", context)
-    send_mail(" ".join(subject.split()), body, settings.DEFAULT_FROM_EMAIL, [user.email])
-
-
 def send_verification(user: User) -> None:
-    link = settings.HELPDESK_BASE_URL + reverse("verify_email", args=[make_token(user)])
-    _send(user, "verify-email", {"user": user, "link": link})
+    from helpdesk import account_mail
+
+    account_mail.queue(user, account_mail.VERIFY)
 
 
 def send_already_registered(user: User) -> None:
     """A sign-up with a known address tells that address, not the person typing."""
-    link = settings.HELPDESK_BASE_URL + reverse("password_reset")
-    _send(user, "already-registered", {"user": user, "link": link})
+    from helpdesk import account_mail
+
+    account_mail.queue(user, account_mail.ALREADY_REGISTERED)

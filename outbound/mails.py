@@ -99,6 +99,10 @@ def _site_name() -> str:
 
 def build_email(payload: dict[str, Any], connection: Any = None) -> EmailMultiAlternatives:
     """The mail an outbox row describes, rendered now in the recipient's language."""
+    if payload.get("account"):
+        from helpdesk.account_mail import build
+
+        return build(payload, connection)
     ticket = (
         Ticket.objects.select_related("created_by", "assigned_to", "team", "category")
         .filter(pk=payload["ticket_id"])

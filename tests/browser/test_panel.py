@@ -222,3 +222,43 @@ def test_a_background_tab_stops_polling_the_bell_and_catches_up_when_shown(
     )
     expect(page.locator("#notification-bell .notification-count")).to_have_text("2")
     assert polls  # shown again: asked at once
+
+
+def test_a_visitor_signs_up_verifies_and_opens_a_ticket_with_an_attachment(
+    page: Page, server: str, watch: PageWatch, category: Category, tmp_path: Any
+) -> None:
+    from django.core import mail
+
+    from outbound.delivery import deliver_due
+
+    page.goto(f"{server}/accounts/signup/")
+    page.fill("#id_full_name", "Bia Nova")
+    page.fill("#id_email", "bia@nova.com.br")
+    page.fill("#id_password", "um-cavalo-correto-42")
+    page.locator("form.card button[type='submit']").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/accounts/signup/done/")
+
+    deliver_due()  # the worker's job: the verification mail leaves the outbox
+    [verify] = [m for m in mail.outbox if m.to == ["bia@nova.com.br"]]
+    link = re.search(r"https?://\S+/accounts/verify/\S+/", verify.body).group(0)  # type: ignore[union-attr]
+    page.goto(server + "/accounts/verify/" + link.split("/accounts/verify/", 1)[1])
+    page.locator("main form button[type='submit']").click()
+    page.wait_for_load_state("networkidle")
+    log_in(page, server, "bia@nova.com.br", "um-cavalo-correto-42")
+
+    attachment = tmp_path / "nota-fiscal.pdf"
+    attachment.write_bytes(b"%PDF-1.4 nota fiscal de teste")
+    page.goto(f"{server}/tickets/new/")
+    page.select_option("#id_category", label=category.name)
+    page.fill("#id_subject", "Boleto em duplicidade")
+    page.fill("#id_description", "Recebi dois boletos; segue a nota fiscal.")
+    page.set_input_files("#id_attachments", str(attachment))
+    page.locator("#ticket-form button[type='submit']").click()
+    page.wait_for_load_state("networkidle")
+    ticket = Ticket.objects.get(subject="Boleto em duplicidade")
+    assert ticket.created_by.email == "bia@nova.com.br" and ticket.created_by.email_verified
+    assert [a.original_name for a in ticket.attachments.all()] == ["nota-fiscal.pdf"]
+    expect(page.locator("body")).to_contain_text(ticket.reference)
+    expect(page.locator("body")).to_contain_text("nota-fiscal.pdf")
+    assert watch.dialogs == [] and watch.csp_violations == [] and watch.foreign_requests == []

@@ -1,0 +1,83 @@
+"""Account mails (verify an address, "already registered", password reset)
+through the outbox, like every other mail.
+
+Written in the request's transaction and delivered, retried and logged by
+the worker: a relay that is down loses none of them and never turns a
+sign-up into an error page. The row holds only who and what; the signed
+link is made when the mail is built, so no usable token sits in the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from helpdesk.models import User
+from helpdesk.verification import make_token
+from outbound.enqueue import outbox_add
+from outbound.headers import new_message_id
+from outbound.mails import MissingObject
+from outbound.models import OutboxItem
+
+VERIFY = "verify-email"
+ALREADY_REGISTERED = "already-registered"
+PASSWORD_RESET = "password-reset"  # noqa: S105 (a template name)
+KINDS = frozenset({VERIFY, ALREADY_REGISTERED, PASSWORD_RESET})
+
+
+def queue(user: User, kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown account mail {kind!r}")
+    outbox_add(
+        [
+            OutboxItem(
+                kind=OutboxItem.Kind.EMAIL,
+                event=kind,
+                recipient=user.email,
+                dedupe_key=f"account:{kind}:{user.pk}:{uuid.uuid4().hex}",
+                payload={"account": kind, "user_id": user.pk, "to": user.email},
+            )
+        ]
+    )
+
+
+def _context(kind: str, user: User) -> dict[str, Any]:
+    base = settings.HELPDESK_BASE_URL
+    context: dict[str, Any] = {"user": user, "base_url": base}
+    if kind == VERIFY:
+        context["link"] = base + reverse("verify_email", args=[make_token(user)])
+    elif kind == ALREADY_REGISTERED:
+        context["link"] = base + reverse("password_reset")
+    else:  # what Django's PasswordResetForm gives its template
+        context["uid"] = urlsafe_base64_encode(force_bytes(user.pk))
+        context["token"] = default_token_generator.make_token(user)
+    return context
+
+
+def build(payload: dict[str, Any], connection: Any = None) -> EmailMultiAlternatives:
+    """The mail an account outbox row describes, in the account's language."""
+    kind = payload["account"]
+    user = User.objects.filter(pk=payload["user_id"], is_active=True).first()
+    if user is None or kind not in KINDS:
+        raise MissingObject("the account no longer exists")  # skipped, not retried
+    context = _context(kind, user)
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        subject = render_to_string(f"emails/{kind}-subject.txt", context)
+        body = render_to_string(f"emails/{kind}-body.txt", context)
+    return EmailMultiAlternatives(
+        " ".join(subject.split()),
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        [user.email],
+        connection=connection,
+        headers={"Message-ID": new_message_id(), "Auto-Submitted": "auto-generated"},
+    )
