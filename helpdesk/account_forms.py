@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from helpdesk import account_mail
 from helpdesk.models import User, normalize_email_address
 from helpdesk.roles import is_staff_member
+from outbound import preferences
+from outbound.models import Notification
 
 RESET_MAILS_PER_HOUR = 3
 
@@ -49,8 +51,26 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
 
 
+# The agent notices, as the agent reads them on their profile.
+NOTICE_LABELS = [
+    (Notification.NEW_TICKET, _("A new ticket arrives in my team")),
+    (Notification.ASSIGNED, _("A ticket is assigned or transferred to me")),
+    (Notification.CUSTOMER_REPLY, _("A customer replies on a ticket I handle")),
+    (Notification.NOTE_ADDED, _("An internal note is added to a ticket I handle")),
+    (Notification.REOPENED, _("A ticket I handle is reopened")),
+    (Notification.URGENT, _("A ticket of my team becomes urgent")),
+]
+
+
 class ProfileForm(forms.ModelForm[User]):
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices)
+    email_notices = forms.MultipleChoiceField(
+        label=_("Email me when"),
+        choices=NOTICE_LABELS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The bell in the panel shows every notice either way."),
+    )
 
     class Meta:
         model = User
@@ -61,8 +81,16 @@ class ProfileForm(forms.ModelForm[User]):
         super().__init__(*args, **kwargs)
         if not is_staff_member(self.instance):
             del self.fields["signature"]
+            del self.fields["email_notices"]
         else:
             self.fields["signature"].help_text = _("Added below your replies.")
+            self.fields["email_notices"].initial = sorted(preferences.receiving(self.instance))
+
+    def save(self, commit: bool = True) -> User:
+        user = super().save(commit=commit)
+        if commit and "email_notices" in self.fields:
+            preferences.receiving_set(user=user, receive=self.cleaned_data["email_notices"])
+        return user
 
 
 class HelpdeskPasswordResetForm(PasswordResetForm):

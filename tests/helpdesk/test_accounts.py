@@ -269,3 +269,34 @@ def test_account_mails_wait_in_the_outbox_without_a_usable_link(settings: Any) -
     deliver_due()
     row.refresh_from_db()
     assert row.status == OutboxItem.Status.PENDING and row.attempts == 1  # retried later
+
+
+def test_an_agent_chooses_which_notices_come_by_mail(agent: Any, agent_client: Client) -> None:
+    from outbound import preferences
+    from outbound.models import NotificationOptOut
+
+    page = agent_client.get("/accounts/profile/").content.decode()
+    assert page.count('name="email_notices"') == 6  # every agent notice, all on at first
+    assert page.count("checked") >= 6
+    response = agent_client.post(
+        "/accounts/profile/",
+        {
+            "full_name": agent.full_name,
+            "language": "pt-br",
+            "time_zone": "America/Sao_Paulo",
+            "signature": "Ana",
+            "email_notices": ["assigned", "customer_reply"],
+        },
+    )
+    assert response.status_code == 302
+    assert preferences.receiving(agent) == {"assigned", "customer_reply"}
+    assert set(NotificationOptOut.objects.filter(user=agent).values_list("event", flat=True)) == {
+        "new_ticket",
+        "note_added",
+        "reopened",
+        "urgent",
+    }
+
+
+def test_a_customer_has_no_notice_choices(customer_client: Client) -> None:
+    assert "email_notices" not in customer_client.get("/accounts/profile/").content.decode()
