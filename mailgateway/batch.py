@@ -34,6 +34,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,10 +157,22 @@ def _submit(chunk: Sequence[Source], envelope: dict[str, Any]) -> list[Pending]:
                 )
             )
         elif pool is not None:
-            out.append(pool.submit(stage, raw, root, envelope))
+            try:
+                out.append(pool.submit(stage, raw, root, envelope))
+            except BrokenProcessPool:  # a worker was killed (OOM?): start afresh
+                _drop_workers()
+                pool = _workers()
+                out.append(stage(raw, root, envelope))
         else:
             out.append(stage(raw, root, envelope))
     return out
+
+
+def _drop_workers() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
 
 
 def _staged(pending: Pending, raw: Source, envelope: dict[str, Any]) -> Staged | InboundRejected:
@@ -167,7 +180,10 @@ def _staged(pending: Pending, raw: Source, envelope: dict[str, Any]) -> Staged |
         return pending
     try:
         return pending.result()
-    except Exception:  # a worker that died: stage here instead
+    except BrokenProcessPool:  # a worker was killed: stage here, new workers next batch
+        _drop_workers()
+        return stage(raw, store.raw_root(), envelope)
+    except Exception:  # the worker raised: stage here instead
         return stage(raw, store.raw_root(), envelope)
 
 

@@ -153,3 +153,21 @@ def test_a_bug_raising_through_the_batch_leaves_no_file_without_a_row(
         ingest_raw_emails([make_mail(subject=f"Pedido {n}") for n in range(3)], door="pipe")
     assert not InboundMessage.objects.exists() and not Ticket.objects.exists()
     assert list(store.raw_root().rglob("*.eml")) == []
+
+
+def test_a_killed_worker_costs_no_mail(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    pool.submit(os.getpid).result()
+    for pid in list(pool._processes):  # an OOM kill, say
+        os.kill(pid, signal.SIGKILL)
+    monkeypatch.setattr(batch, "_pool", pool)
+    monkeypatch.setattr(batch.threading, "active_count", lambda: 1)
+    results = _results(
+        ingest_raw_emails([make_mail(subject=f"P{n}") for n in range(4)], door="pipe")
+    )
+    assert [r.outcome for r in results] == ["created"] * 4
+    assert batch._pool is not pool
+    batch._drop_workers()
