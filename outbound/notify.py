@@ -331,10 +331,11 @@ def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
     """Queue the notification mails of changes: one read of the rules and one
     INSERT of outbox rows and of their Message-IDs for all of them."""
     agents = Agents()
-    folded = _folded_statuses(changes)
+    folded = _folded_statuses(changes)  # id(reply) -> the status change it carries
+    carried = {id(status) for status in folded.values()}
     plans = [(c, plan(c, agents)) for c in changes if not c.quiet]
     plans = [
-        (c, [p for p in planned if not (id(c) in folded.values() and p.name in REQUESTER_STATUS)])
+        (c, [p for p in planned if not (id(c) in carried and p.name in REQUESTER_STATUS)])
         for c, planned in plans
     ]
     plans = [(c, planned) for c, planned in plans if planned]
@@ -353,7 +354,7 @@ def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
     cap, sent = per_hour_cap(), rules.sent_last_hour
     for change, kept in mails:
         anchor = str(change.message.pk) if change.message is not None else uuid.uuid4().hex[:16]
-        status = next((c for c in changes if id(c) == folded.get(id(change))), None)
+        status = folded.get(id(change))
         for p in kept:
             item = _outbox_item(
                 change, p, threads.known(change.ticket, p.email), anchor, status=status
@@ -381,8 +382,8 @@ def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
 REQUESTER_STATUS = frozenset({Notification.TICKET_RESOLVED, Notification.TICKET_CLOSED})
 
 
-def _folded_statuses(changes: Sequence[TicketChanged]) -> dict[int, int]:
-    """id(staff reply) -> id(status change) for "reply and set status": the
+def _folded_statuses(changes: Sequence[TicketChanged]) -> dict[int, TicketChanged]:
+    """id(staff reply) -> its status change, for "reply and set status": the
     same person, the same ticket, in one delivery. The requester then gets ONE
     mail, the reply, carrying the resolution links, not a reply and a notice."""
     replies = {
@@ -390,11 +391,11 @@ def _folded_statuses(changes: Sequence[TicketChanged]) -> dict[int, int]:
         for c in changes
         if c.kind == "reply" and c.message is not None and _is_staff(c.message.author)
     }
-    folded: dict[int, int] = {}
+    folded: dict[int, TicketChanged] = {}
     for c in changes:
         reply = replies.get((c.ticket.pk, getattr(c.actor, "pk", None)))
         if c.kind == "status" and reply is not None and c.new in {Status.RESOLVED, Status.CLOSED}:
-            folded[id(reply)] = id(c)
+            folded[id(reply)] = c
     return folded
 
 

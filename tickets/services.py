@@ -170,71 +170,46 @@ def ticket_reply_add(
     set_status lets staff "reply and set status" in the same transaction.
     """
     with events.held():  # a reply and its status change reach subscribers together
-        return _reply_add(
+        _locked(ticket)
+        staff = access.is_staff(author)
+        if _is_user(author) and not staff and not is_participant(ticket, author.email):
+            raise PermissionDenied("You cannot reply to this ticket.")
+        if internal and not staff:
+            raise PermissionDenied("Only staff can add internal notes.")
+        kind = Message.Kind.NOTE if internal else Message.Kind.REPLY
+        message = Message.objects.create(
             ticket=ticket,
-            author=author,
-            body=body,
-            internal=internal,
+            kind=kind,
+            author=author if _is_user(author) else None,
             source=source,
             message_id=message_id,
+            body=body,
             body_html=body_html,
             quoted=quoted,
-            attachments=attachments,
             is_quiet=is_quiet,
-            set_status=set_status,
         )
-
-
-def _reply_add(
-    *,
-    ticket: Ticket,
-    author: Any,
-    body: str,
-    internal: bool,
-    source: str,
-    message_id: str,
-    body_html: str,
-    quoted: str,
-    attachments: Sequence[NewAttachment],
-    is_quiet: bool,
-    set_status: str | None,
-) -> Message:
-    _locked(ticket)
-    staff = access.is_staff(author)
-    if _is_user(author) and not staff and not is_participant(ticket, author.email):
-        raise PermissionDenied("You cannot reply to this ticket.")
-    if internal and not staff:
-        raise PermissionDenied("Only staff can add internal notes.")
-    kind = Message.Kind.NOTE if internal else Message.Kind.REPLY
-    message = Message.objects.create(
-        ticket=ticket,
-        kind=kind,
-        author=author if _is_user(author) else None,
-        source=source,
-        message_id=message_id,
-        body=body,
-        body_html=body_html,
-        quoted=quoted,
-        is_quiet=is_quiet,
-    )
-    mail_id_record(ticket=ticket, message_id=message_id, message=message)
-    for item in attachments:
-        attachment_store(ticket=ticket, message=message, item=item)
-    if staff and not internal and ticket.first_response_at is None:
-        ticket.first_response_at = message.created_at
-    ticket.save(update_fields=["first_response_at", "updated_at"])
-    _audit(
-        ticket,
-        TicketEvent.Kind.NOTE if internal else TicketEvent.Kind.REPLY,
-        author,
-        message=message,
-        quiet=is_quiet,
-    )
-    if set_status and set_status != ticket.status:
-        ticket_transition(ticket=ticket, to=set_status, actor=author)
-    elif not staff and not is_quiet and ticket.status in {Status.WAITING_CUSTOMER, Status.RESOLVED}:
-        ticket_transition(ticket=ticket, to=Status.OPEN, actor=author)
-    return message
+        mail_id_record(ticket=ticket, message_id=message_id, message=message)
+        for item in attachments:
+            attachment_store(ticket=ticket, message=message, item=item)
+        if staff and not internal and ticket.first_response_at is None:
+            ticket.first_response_at = message.created_at
+        ticket.save(update_fields=["first_response_at", "updated_at"])
+        _audit(
+            ticket,
+            TicketEvent.Kind.NOTE if internal else TicketEvent.Kind.REPLY,
+            author,
+            message=message,
+            quiet=is_quiet,
+        )
+        if set_status and set_status != ticket.status:
+            ticket_transition(ticket=ticket, to=set_status, actor=author)
+        elif (
+            not staff
+            and not is_quiet
+            and ticket.status in {Status.WAITING_CUSTOMER, Status.RESOLVED}
+        ):
+            ticket_transition(ticket=ticket, to=Status.OPEN, actor=author)
+        return message
 
 
 @transaction.atomic
@@ -407,17 +382,6 @@ def mail_id_record(
 ) -> None:
     """Remember a Message-ID as belonging to ticket (first writer wins)."""
     mail_ids_add([(ticket, message, message_id)], outbound=outbound)
-
-
-def mail_ids_record(
-    *,
-    ticket: Ticket,
-    message_ids: Sequence[str],
-    message: Message | None = None,
-    outbound: bool = False,
-) -> None:
-    """mail_id_record for several Message-IDs of one entry."""
-    mail_ids_add([(ticket, message, m) for m in message_ids], outbound=outbound)
 
 
 def mail_ids_add(
