@@ -147,7 +147,11 @@ def find_thread(
             found = ("message-id", ticket)
     if found is None:
         reference = parse_reference(mail.subject)
-        ticket = Ticket.objects.filter(reference=reference).first() if reference else None
+        ticket = (
+            Ticket.objects.filter(reference=reference).select_related("created_by").first()
+            if reference
+            else None
+        )
         if reference and ticket is None:
             verdict.reject("subject", None, f"{reference} does not exist")
         if ticket is not None and may_attach("subject", ticket):

@@ -8,7 +8,9 @@ never do network I/O here, only record what to deliver after commit.
 A subscriber takes a sequence of changes: usually one, announced as it
 happens; inside `held()` (the mail gateway's batches) all the changes of the
 block at its end, so a subscriber reads its settings and writes its rows once
-per batch instead of once per change.
+per batch instead of once per change. A change's audit row comes with it
+(emit's record) and is saved as it is announced: held, in one INSERT per
+model at the end of the block, before the subscribers run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.db import models
 
 from tickets.models import Message, Ticket
 
@@ -50,13 +54,23 @@ class Hold:
 
     def __init__(self) -> None:
         self.pending: list[TicketChanged] = []
+        self.records: list[models.Model] = []  # unsaved audit rows, in order
 
-    def checkpoint(self) -> int:
-        return len(self.pending)
+    def checkpoint(self) -> tuple[int, int]:
+        return len(self.pending), len(self.records)
 
-    def rollback(self, checkpoint: int) -> None:
+    def rollback(self, checkpoint: tuple[int, int]) -> None:
         """Forget what was announced since checkpoint (its savepoint rolled back)."""
-        del self.pending[checkpoint:]
+        del self.pending[checkpoint[0] :]
+        del self.records[checkpoint[1] :]
+
+    def save_records(self) -> None:
+        by_model: dict[type[models.Model], list[models.Model]] = {}
+        for record in self.records:
+            by_model.setdefault(type(record), []).append(record)
+        for model, rows in by_model.items():
+            model._default_manager.bulk_create(rows)
+        self.records.clear()
 
 
 _local = threading.local()  # a hold belongs to the thread (and transaction) that opened it
@@ -74,12 +88,17 @@ def _deliver(changes: Sequence[TicketChanged]) -> None:
             subscriber(changes)
 
 
-def emit(event: TicketChanged) -> None:
+def emit(event: TicketChanged, record: models.Model | None = None) -> None:
+    """Announce event; record (its unsaved audit row) is saved first."""
     hold: Hold | None = getattr(_local, "hold", None)
     if hold is not None:
         hold.pending.append(event)
-    else:
-        _deliver([event])
+        if record is not None:
+            hold.records.append(record)
+        return
+    if record is not None:
+        record.save()
+    _deliver([event])
 
 
 @contextlib.contextmanager
@@ -97,4 +116,5 @@ def held() -> Iterator[Hold]:
         yield hold
     finally:
         _local.hold = None
+    hold.save_records()
     _deliver(hold.pending)

@@ -311,7 +311,7 @@ class TicketEvent(models.Model):
     )
     old_value = models.CharField(_("from"), max_length=255, blank=True)
     new_value = models.CharField(_("to"), max_length=255, blank=True)
-    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now, editable=False)
 
     class Meta:
         ordering: ClassVar = ["created_at", "id"]

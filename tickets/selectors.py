@@ -38,14 +38,11 @@ def ticket_thread(*, ticket: Ticket, user: Any) -> QuerySet[Message]:
 
 
 def ticket_by_message_ids(message_ids: Iterable[str]) -> Ticket | None:
-    """The ticket a mail answers, from its In-Reply-To/References ids (newest first)."""
+    """The ticket a mail answers, from its In-Reply-To/References ids (newest
+    first), with its requester (the participant check reads it next)."""
     keys = [m.strip().strip("<>").strip() for m in message_ids if m and m.strip()]
     if not keys:
         return None
-    found: dict[str, int] = dict(
-        MailId.objects.filter(message_id__in=keys).values_list("message_id", "ticket_id")
-    )
-    for key in keys:
-        if key in found:
-            return Ticket.objects.get(pk=found[key])
-    return None
+    rows = MailId.objects.filter(message_id__in=keys).select_related("ticket__created_by")
+    found = {row.message_id: row.ticket for row in rows}
+    return next((found[key] for key in keys if key in found), None)

@@ -62,17 +62,19 @@ def _audit(
     message: Message | None = None,
     **extra: Any,
 ) -> None:
-    TicketEvent.objects.create(
+    record = TicketEvent(
         ticket=ticket,
         kind=kind,
         actor=actor if _is_user(actor) else None,
         old_value=old[:255],
         new_value=new[:255],
+        created_at=timezone.now(),  # the change's time, also when saved later (held)
     )
     events.emit(
         events.TicketChanged(
             kind=kind, ticket=ticket, actor=actor, message=message, old=old, new=new, extra=extra
-        )
+        ),
+        record,
     )
 
 
