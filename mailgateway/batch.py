@@ -24,6 +24,7 @@ cannot be written, and a database error, which rolls the whole batch back
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -55,7 +56,7 @@ from mailgateway.ingest import (
 )
 from mailgateway.models import InboundMessage
 from mailgateway.prepare import Prepared, prepare
-from tickets import events
+from tickets import events, services
 
 log = logging.getLogger("mailgateway")
 
@@ -88,9 +89,13 @@ def _size(source: Source) -> int:
     return len(source) if isinstance(source, bytes) else source.stat().st_size
 
 
-def stage(source: Source, root: Path, envelope: dict[str, Any]) -> Staged:
-    """Everything before the database, for one mail (runs in a worker). Its
-    directory entry is synced once for the whole batch (store.sync_dirs)."""
+def stage(
+    source: Source, root: Path, envelope: dict[str, Any], saves_files: bool = False
+) -> Staged:
+    """Everything before the database, for one mail. Its directory entry is
+    synced once for the whole batch (store.sync_dirs). In a worker
+    (saves_files) the attachments are saved here too, so their bytes do not
+    travel to the writer; _write discards what no committed row names."""
     try:
         raw = _read(source)
         relative = store.write_raw(raw, root, sync_dir=False)
@@ -98,9 +103,12 @@ def stage(source: Source, root: Path, envelope: dict[str, Any]) -> Staged:
         return Staged("", "", {}, None)  # the per-mail path retries, and reports the error
     key, columns = row_fields(raw, **envelope)
     try:
-        prepared: Prepared | None = prepare(raw).portable()
+        prepared = prepare(raw).portable()
     except Exception:
-        prepared = None
+        return Staged(relative, key, columns, None)
+    if saves_files:
+        with contextlib.suppress(OSError):  # then the writer saves them, as per mail
+            prepared = prepared.with_files_saved()
     return Staged(relative, key, columns, prepared)
 
 
@@ -158,7 +166,7 @@ def _submit(chunk: Sequence[Source], envelope: dict[str, Any]) -> list[Pending]:
             )
         elif pool is not None:
             try:
-                out.append(pool.submit(stage, raw, root, envelope))
+                out.append(pool.submit(stage, raw, root, envelope, True))
             except BrokenProcessPool:  # a worker was killed (OOM?): start afresh
                 _drop_workers()
                 pool = _workers()
@@ -222,10 +230,11 @@ def ingest_stream(
     finally:
         # A consumer that stopped early: remove the files nothing will record.
         for chunk, pending in queue:
-            for raw, item in zip(chunk, pending, strict=True):
-                staged = _staged(item, raw, envelope)
+            left = [_staged(item, raw, envelope) for raw, item in zip(chunk, pending, strict=True)]
+            for staged in left:
                 if isinstance(staged, Staged):
                     store.delete_raw(staged.raw_path)
+            _discard_files(left)
 
 
 def ingest_raw_emails(
@@ -278,6 +287,7 @@ def _write(
         for i, s in mails.items():
             if not (committed and i in rows):
                 store.delete_raw(s.raw_path)
+        _discard_files(staged)
     if not committed:
         rows.clear()
     for i, row in rows.items():
@@ -292,6 +302,19 @@ def _write(
         outcome if outcome is not None else _one(raw, envelope)
         for raw, outcome in zip(raws, outcomes, strict=True)
     ]
+
+
+def _discard_files(staged: Sequence[Staged | InboundRejected]) -> None:
+    """Delete the attachment files workers saved that no committed row names
+    (rolled back, quarantined, duplicates, or skipped as too large)."""
+    names = [
+        f.name
+        for s in staged
+        if isinstance(s, Staged) and s.prepared is not None
+        for f in s.prepared.files
+    ]
+    if names:
+        services.attachment_files_discard(names)
 
 
 def _first_deliveries(mails: dict[int, Staged]) -> dict[int, Staged]:

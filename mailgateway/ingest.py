@@ -372,19 +372,21 @@ def _html(prepared: Prepared, row: InboundMessage) -> str:
     return prepared.html
 
 
-def _attachments(mail: InboundEmail, row: InboundMessage) -> list[services.NewAttachment]:
+def _attachments(prepared: Prepared, row: InboundMessage) -> list[services.NewAttachment]:
     limit = int(getattr(settings, "HELPDESK_MAX_ATTACHMENT_MB", 20)) * 1024 * 1024
     out: list[services.NewAttachment] = []
     skipped: list[str] = []
-    for item in mail.attachments:
-        if len(item.payload) > limit:
+    for i, item in enumerate(prepared.mail.attachments):
+        content = prepared.files[i] if prepared.files else item.payload
+        size = content.size if isinstance(content, services.StoredFile) else len(content)
+        if size > limit:
             skipped.append(item.filename)
             continue
         out.append(
             services.NewAttachment(
                 name=item.filename,
                 content_type=item.content_type,
-                content=item.payload,
+                content=content,
                 content_id=item.content_id,
                 is_inline=item.is_inline,
             )
@@ -432,7 +434,7 @@ def _create(
         source=Source.EMAIL,
         message_id=mail.message_id,
         body_html=_html(prepared, row),
-        attachments=_attachments(mail, row),
+        attachments=_attachments(prepared, row),
         ccs=_ccs(mail, mail.sender),
         linked_to=verdict.linked_to,
     )
@@ -463,7 +465,7 @@ def _reply(row: InboundMessage, prepared: Prepared, verdict: Verdict, author: An
             message_id=mail.message_id,
             body_html=_html(prepared, row),
             quoted=quoted,
-            attachments=_attachments(mail, row),
+            attachments=_attachments(prepared, row),
         )
     else:
         services.mail_id_record(ticket=ticket, message_id=mail.message_id)

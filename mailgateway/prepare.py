@@ -15,6 +15,7 @@ from types import MappingProxyType
 from mailgateway.parse import InboundEmail, parse_email
 from mailgateway.quotes import split_quoted
 from mailgateway.sanitize import SanitizeError, html_to_text, sanitize_html
+from tickets.services import StoredFile, attachment_file_delete, attachment_file_save
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,26 @@ class Prepared:
     quoted: str
     html: str  # sanitised; "" when there is none or it could not be sanitised
     html_error: str = ""  # why the HTML was dropped (fail closed)
+    # mail.attachments[i] already saved to storage (its payload then b""): the
+    # batch path's workers save them, so the bytes never cross to the writer.
+    files: tuple[StoredFile, ...] = ()
+
+    def with_files_saved(self) -> Prepared:
+        """A copy whose attachments are saved to storage, payloads dropped."""
+        if not self.mail.attachments:
+            return self
+        files: list[StoredFile] = []
+        try:
+            for attachment in self.mail.attachments:
+                files.append(attachment_file_save(attachment.payload))
+        except BaseException:
+            for saved in files:
+                attachment_file_delete(saved.name)
+            raise
+        emptied = tuple(dataclasses.replace(a, payload=b"") for a in self.mail.attachments)
+        return dataclasses.replace(
+            self, mail=dataclasses.replace(self.mail, attachments=emptied), files=tuple(files)
+        )
 
     def portable(self) -> Prepared:
         """A copy that pickles (a MappingProxyType does not), to leave a worker."""

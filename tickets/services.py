@@ -16,6 +16,7 @@ from typing import IO, Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile, File
 from django.db import transaction
+from django.db.models import FileField
 from django.utils import timezone
 
 from tickets import access, events
@@ -35,12 +36,22 @@ from tickets.states import Priority, Status, check_transition
 
 
 @dataclass(frozen=True)
+class StoredFile:
+    """Attachment content already written to storage (attachment_file_save)."""
+
+    name: str  # the storage name, as Attachment.file holds it
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class NewAttachment:
-    """A file to attach: bytes in memory, or an open binary file to stream from."""
+    """A file to attach: bytes in memory, an open binary file to stream from,
+    or a file saved beforehand (the mail gateway's worker processes do)."""
 
     name: str
     content_type: str
-    content: bytes | IO[bytes]
+    content: bytes | IO[bytes] | StoredFile
     content_id: str = ""
     is_inline: bool = False
 
@@ -413,33 +424,66 @@ def ticket_cc_add(*, ticket: Ticket, email: str, name: str = "") -> TicketCC:
     return cc
 
 
-def attachment_store(*, ticket: Ticket, message: Message | None, item: NewAttachment) -> Attachment:
-    """Store one file under a server-chosen name, with its size and SHA-256."""
+def attachment_file_save(content: bytes | IO[bytes]) -> StoredFile:
+    """Write content under a server-chosen name; its size and SHA-256. The
+    file is an orphan until an Attachment row names it (remove_orphans)."""
     digest = hashlib.sha256()
-    if isinstance(item.content, bytes):
-        digest.update(item.content)
-        size = len(item.content)
-        django_file: File[Any] = ContentFile(item.content)
+    if isinstance(content, bytes):
+        digest.update(content)
+        size = len(content)
+        django_file: File[Any] = ContentFile(content)
     else:
-        stream = item.content
-        stream.seek(0)
+        content.seek(0)
         size = 0
-        for chunk in iter(lambda: stream.read(1 << 16), b""):
+        for chunk in iter(lambda: content.read(1 << 16), b""):
             digest.update(chunk)
             size += len(chunk)
-        stream.seek(0)
-        django_file = File(stream)
+        content.seek(0)
+        django_file = File(content)
+    field = _file_field()
+    name = field.storage.save(field.generate_filename(None, "upload"), django_file)
+    return StoredFile(name=name, size=size, sha256=digest.hexdigest())
+
+
+def attachment_files_discard(names: Sequence[str]) -> None:
+    """Delete the saved files among names that no Attachment row holds (what a
+    rolled-back or quarantined mail saved beforehand)."""
+    held: set[str] = set()
+    for start in range(0, len(names), 500):
+        chunk = names[start : start + 500]
+        held.update(Attachment.objects.filter(file__in=chunk).values_list("file", flat=True))
+    for name in names:
+        if name not in held:
+            attachment_file_delete(name)
+
+
+def attachment_file_delete(name: str) -> None:
+    """Delete a saved file no row names (no database access: workers call it)."""
+    _file_field().storage.delete(name)
+
+
+def _file_field() -> FileField:
+    field = Attachment._meta.get_field("file")
+    assert isinstance(field, FileField)
+    return field
+
+
+def attachment_store(*, ticket: Ticket, message: Message | None, item: NewAttachment) -> Attachment:
+    """Store one file under a server-chosen name, with its size and SHA-256."""
+    stored = item.content
+    if not isinstance(stored, StoredFile):
+        stored = attachment_file_save(stored)
     attachment = Attachment(
         ticket=ticket,
         message=message,
         original_name=_safe_name(item.name),
         content_type=(item.content_type or "application/octet-stream")[:127],
-        size=size,
-        sha256=digest.hexdigest(),
+        size=stored.size,
+        sha256=stored.sha256,
         content_id=item.content_id[:255],
         is_inline=item.is_inline,
     )
-    attachment.file.save("upload", django_file, save=False)
+    attachment.file.name = stored.name
     attachment.save()
     return attachment
 

@@ -3,12 +3,17 @@ savepoint per mail, parsing in a worker process, per-mail fallback."""
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import OperationalError
 
 from mailgateway import batch, store
@@ -18,7 +23,8 @@ from mailgateway.ingest import IngestResult, row_fields
 from mailgateway.models import InboundMessage
 from mailgateway.prepare import prepare
 from tests.mailgateway.conftest import make_mail
-from tickets.models import Ticket
+from tickets import services
+from tickets.models import Attachment, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -170,4 +176,73 @@ def test_a_killed_worker_costs_no_mail(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert [r.outcome for r in results] == ["created"] * 4
     assert batch._pool is not pool
+    batch._drop_workers()
+
+
+def _with_attachment(subject: str, sender: str, data: bytes) -> bytes:
+    msg = message_from_bytes(make_mail(subject=subject, sender=sender), policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    msg.add_attachment(data, maintype="application", subtype="pdf", filename="nota.pdf")
+    return msg.as_bytes()
+
+
+def _attachment_files() -> set[str]:
+    root = Path(settings.MEDIA_ROOT)
+    return {str(p.relative_to(root)) for p in (root / "attachments").rglob("*") if p.is_file()}
+
+
+def test_workers_save_attachments_and_leave_no_file_without_a_row(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.HELPDESK_ALLOWED_SENDER_DOMAINS = ["cliente.com.br"]
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    monkeypatch.setattr(batch, "_pool", pool)
+    swept: list[str] = []
+    real_discard = services.attachment_files_discard
+    monkeypatch.setattr(
+        services,
+        "attachment_files_discard",
+        lambda names: (swept.extend(names), real_discard(names)),
+    )
+    pdf = os.urandom(50_000)
+    kept = _with_attachment("Nota", "Ana <ana@cliente.com.br>", pdf)
+    outsider = _with_attachment("Fora", "x@outro.example", os.urandom(9_000))
+    created, quarantined, duplicate = _results(
+        ingest_raw_emails([kept, outsider, kept], door="pipe")
+    )
+    assert [created.outcome, quarantined.outcome, duplicate.outcome] == [
+        "created",
+        "quarantined",
+        "duplicate",
+    ]
+    (attachment,) = Attachment.objects.all()
+    assert attachment.file.read() == pdf
+    assert attachment.size == len(pdf)
+    assert attachment.sha256 == hashlib.sha256(pdf).hexdigest()
+    # The worker saved all three; the quarantined mail's and the duplicate's are gone.
+    assert len(swept) == 3 and attachment.file.name in swept
+    assert _attachment_files() == {attachment.file.name}
+    batch._drop_workers()
+
+
+def test_a_rolled_back_batch_discards_the_files_its_workers_saved(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = batch._pipeline
+    calls = []
+
+    def flaky(*args: Any, **kwargs: Any) -> IngestResult:
+        calls.append(1)
+        if len(calls) == 2:
+            raise OperationalError("disk I/O error")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "_pipeline", flaky)
+    monkeypatch.setattr(
+        batch, "_pool", ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    )
+    raws = [_with_attachment(f"P{n}", f"c{n}@cliente.com.br", os.urandom(5_000)) for n in range(3)]
+    assert [r.outcome for r in _results(ingest_raw_emails(raws, door="pipe"))] == ["created"] * 3
+    names = set(Attachment.objects.values_list("file", flat=True))
+    assert len(names) == 3 and _attachment_files() == names  # the per-mail retry's, only
     batch._drop_workers()
