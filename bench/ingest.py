@@ -10,20 +10,23 @@ Run on demand from the repository root (never in CI or pytest):
    corpus lives in a temporary directory, nothing is copied into the repo).
 2. The floor, in a child process, on one core, standard library only: for every
    mail, email.message_from_bytes(raw, policy=policy.default), read the main
-   headers and decode every leaf part.
+   headers and decode every leaf part. It runs before and after the pipeline
+   and the mean of the two is the floor (a shared VM's speed drifts).
 3. The pipeline, in another child process on a fresh SQLite data dir (migrated
    before the clock starts): the mails in arrival order through what
    `manage.py ingest_email FILE...` runs, ingest_stream(paths, door="pipe")
-   (batches of 50 in one commit each, the files read, stored and prepared by
-   worker processes up to two batches ahead), or with --per-mail
-   ingest_raw_email(raw, door="pipe") per mail (a single-mail pipe): durable
-   raw store, parse, classify, thread, sanitise, tickets, outbox rows.
+   (batches of 50 in one commit each, the files read, stored and prepared,
+   and their attachments saved, by worker processes up to two batches ahead),
+   or with --per-mail ingest_raw_email(raw, door="pipe") per mail (a
+   single-mail pipe): durable raw store, parse, classify, thread, sanitise,
+   tickets, outbox rows.
 4. Prints mails/second for both, the ratio, the CPU per mail of the main
    process and of the workers, and RSS at 500/1000/2000 mails (current and
    peak), so a leak shows as growth between checkpoints.
 
 Each child reads the files itself, in order, and the time includes reading them
-(both sides pay the same). --profile writes a cProfile of the pipeline child.
+(both sides pay the same). --profile writes a cProfile of the pipeline child;
+--runs N repeats the whole measurement and prints the median ratio.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -191,6 +195,11 @@ def child(
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def rate(result: dict) -> float:
+    end = result["samples"][-1]
+    return end["mails"] / end["seconds"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=2000, help="mails in the corpus (default 2000)")
@@ -206,6 +215,12 @@ def main() -> None:
         action="store_true",
         help="one ingest_raw_email call per mail (a single-mail pipe) instead of batches",
     )
+    ap.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="repeat floor, pipeline, floor this many times and report the median ratio",
+    )
     ap.add_argument("--child", choices=["floor", "pipeline"], help=argparse.SUPPRESS)
     a = ap.parse_args()
 
@@ -217,6 +232,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
+    ratios = []
     with tempfile.TemporaryDirectory(prefix="hd-bench-") as tmp:
         corpus = Path(a.corpus) if a.corpus else Path(tmp) / "corpus"
         if not a.corpus:
@@ -232,15 +248,33 @@ def main() -> None:
         files = sorted(corpus.glob("*.eml"))[: a.n]
         size = sum(f.stat().st_size for f in files)
         print(f"corpus: {len(files)} mails, {size / 1e6:.0f} MB", file=sys.stderr)
-        floor = child("floor", corpus, len(files), Path(tmp) / "floor-data", None)
-        pipe = child("pipeline", corpus, len(files), Path(tmp) / "data", a.profile, a.per_mail)
+        for run in range(1, a.runs + 1):
+            if a.runs > 1:
+                print(f"--- run {run} of {a.runs}")
+            # The floor before and after the pipeline: a shared VM's speed drifts
+            # by 10% within a minute, and the mean of the two cancels a trend.
+            before = child("floor", corpus, len(files), Path(tmp) / f"floor-{run}", None)
+            data = Path(tmp) / f"data-{run}"
+            pipe = child("pipeline", corpus, len(files), data, a.profile, a.per_mail)
+            after = child("floor", corpus, len(files), Path(tmp) / f"floor-{run}b", None)
+            ratios.append(report(before, pipe, after))
+    if len(ratios) > 1:
+        print(
+            f"median ratio over {len(ratios)} runs: {statistics.median(ratios):.0%} "
+            f"(runs: {', '.join(f'{r:.0%}' for r in ratios)})"
+        )
 
-    f_end, p_end = floor["samples"][-1], pipe["samples"][-1]
-    f_rate, p_rate = f_end["mails"] / f_end["seconds"], p_end["mails"] / p_end["seconds"]
-    f_cpu, p_cpu = f_end["cpu"] / f_end["mails"] * 1e3, p_end["cpu"] / p_end["mails"] * 1e3
+
+def report(before: dict, pipe: dict, after: dict) -> float:
+    """Print one run; returns its ratio."""
+    f_rate = (rate(before) + rate(after)) / 2
+    p_rate = rate(pipe)
+    f_end, p_end = before["samples"][-1], pipe["samples"][-1]
+    f_cpu = (f_end["cpu"] + after["samples"][-1]["cpu"]) / (2 * f_end["mails"]) * 1e3
+    p_cpu = p_end["cpu"] / p_end["mails"] * 1e3
     print(
         f"floor    (stdlib email, 1 core): {f_rate:7.1f} mails/s  {f_cpu:5.1f} ms CPU/mail  "
-        f"peak RSS {f_end['peak_mb']:.0f} MB"
+        f"peak RSS {f_end['peak_mb']:.0f} MB  (before {rate(before):.1f}, after {rate(after):.1f})"
     )
     print(
         f"{'pipeline (' + pipe['mode'] + '):':32} {p_rate:7.1f} mails/s  {p_cpu:5.1f} ms CPU/mail  "
@@ -263,11 +297,11 @@ def main() -> None:
         print("  quarantined:", line)
     print("pipeline memory by mails ingested:")
     for s in pipe["samples"]:
-        rate = s["mails"] / s["seconds"]
         print(
-            f"  {s['mails']:5d} mails: {rate:6.1f} mails/s  RSS {s['rss_mb']:5.0f} MB  "
-            f"peak {s['peak_mb']:5.0f} MB"
+            f"  {s['mails']:5d} mails: {s['mails'] / s['seconds']:6.1f} mails/s  "
+            f"RSS {s['rss_mb']:5.0f} MB  peak {s['peak_mb']:5.0f} MB"
         )
+    return p_rate / f_rate
 
 
 if __name__ == "__main__":
