@@ -116,11 +116,18 @@ def stage(
 _pool: ProcessPoolExecutor | None = None
 
 
+WORKER_NICE = 5
+
+
 def _worker_init() -> None:
-    """Worker initializer. The objects inherited from the parent (Django, the
-    app registry) live as long as the worker: the cyclic GC need not scan them
-    again and again. And exit when the parent is gone (killed with SIGKILL,
-    it cannot stop us), instead of living on holding its pipes open."""
+    """Worker initializer. Workers yield the CPU to the writer: it is the
+    serial path, they only need to keep a batch or two ahead of it (on two
+    cores that took the machine from 1.7 to 1.85 cores busy). The objects
+    inherited from the parent (Django, the app registry) live as long as the
+    worker: the cyclic GC need not scan them again and again. And exit when
+    the parent is gone (killed with SIGKILL, it cannot stop us), instead of
+    living on holding its pipes open."""
+    os.nice(WORKER_NICE)
     gc.freeze()
     parent = os.getppid()
 
