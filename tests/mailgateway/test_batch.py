@@ -70,9 +70,7 @@ def test_one_bad_mail_is_quarantined_without_undoing_the_others(settings: Any) -
     assert paths == on_disk
 
 
-def test_a_database_error_rolls_the_batch_back_and_retries_per_mail(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _second_mail_hits_a_database_error(monkeypatch: pytest.MonkeyPatch) -> None:
     real = batch._pipeline
     calls = []
 
@@ -83,6 +81,12 @@ def test_a_database_error_rolls_the_batch_back_and_retries_per_mail(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(batch, "_pipeline", flaky)
+
+
+def test_a_database_error_rolls_the_batch_back_and_retries_per_mail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _second_mail_hits_a_database_error(monkeypatch)
     raws = [make_mail(subject=f"Pedido {n}") for n in range(5)]
     results = _results(ingest_raw_emails(raws, door="pipe"))
 
@@ -228,16 +232,7 @@ def test_workers_save_attachments_and_leave_no_file_without_a_row(
 def test_a_rolled_back_batch_discards_the_files_its_workers_saved(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = batch._pipeline
-    calls = []
-
-    def flaky(*args: Any, **kwargs: Any) -> IngestResult:
-        calls.append(1)
-        if len(calls) == 2:
-            raise OperationalError("disk I/O error")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(batch, "_pipeline", flaky)
+    _second_mail_hits_a_database_error(monkeypatch)
     monkeypatch.setattr(
         batch, "_pool", ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
     )
