@@ -10,7 +10,9 @@ happens; inside `held()` (the mail gateway's batches) all the changes of the
 block at its end, so a subscriber reads its settings and writes its rows once
 per batch instead of once per change. A change's audit row comes with it
 (emit's record) and is saved as it is announced: held, in one INSERT per
-model at the end of the block, before the subscribers run.
+model at the end of the block, before the subscribers run. So are the
+Message-ID map rows written meanwhile (tickets.services.mail_ids_add; the
+threading lookup reads the held ones too, see held_mail_id).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from django.db import models
 
-from tickets.models import Message, Ticket
+from tickets.models import MailId, Message, Ticket
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,17 @@ class Hold:
     def __init__(self) -> None:
         self.pending: list[TicketChanged] = []
         self.records: list[models.Model] = []  # unsaved audit rows, in order
+        self.mail_ids: dict[str, MailId] = {}  # unsaved, by Message-ID, first writer wins
 
-    def checkpoint(self) -> tuple[int, int]:
-        return len(self.pending), len(self.records)
+    def checkpoint(self) -> tuple[int, int, int]:
+        return len(self.pending), len(self.records), len(self.mail_ids)
 
-    def rollback(self, checkpoint: tuple[int, int]) -> None:
+    def rollback(self, checkpoint: tuple[int, int, int]) -> None:
         """Forget what was announced since checkpoint (its savepoint rolled back)."""
         del self.pending[checkpoint[0] :]
         del self.records[checkpoint[1] :]
+        for key in list(self.mail_ids)[checkpoint[2] :]:  # dicts keep insertion order
+            del self.mail_ids[key]
 
     def save_records(self) -> None:
         by_model: dict[type[models.Model], list[models.Model]] = {}
@@ -71,6 +76,10 @@ class Hold:
         for model, rows in by_model.items():
             model._default_manager.bulk_create(rows)
         self.records.clear()
+        if self.mail_ids:
+            # A Message-ID the table already holds keeps its ticket.
+            MailId.objects.bulk_create(list(self.mail_ids.values()), ignore_conflicts=True)
+            self.mail_ids.clear()
 
 
 _local = threading.local()  # a hold belongs to the thread (and transaction) that opened it
@@ -86,6 +95,17 @@ def _deliver(changes: Sequence[TicketChanged]) -> None:
     if changes:
         for subscriber in list(_subscribers):
             subscriber(changes)
+
+
+def current() -> Hold | None:
+    """The hold open in this thread, if any."""
+    return getattr(_local, "hold", None)
+
+
+def held_mail_id(message_id: str) -> MailId | None:
+    """A Message-ID map row written in the open hold, not saved yet."""
+    hold = current()
+    return hold.mail_ids.get(message_id) if hold is not None else None
 
 
 def emit(event: TicketChanged, record: models.Model | None = None) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from tickets import access
+from tickets import access, events
 from tickets.models import MailId, Message, Ticket
 
 
@@ -45,4 +45,10 @@ def ticket_by_message_ids(message_ids: Iterable[str]) -> Ticket | None:
         return None
     rows = MailId.objects.filter(message_id__in=keys).select_related("ticket__created_by")
     found = {row.message_id: row.ticket for row in rows}
-    return next((found[key] for key in keys if key in found), None)
+    for key in keys:
+        if key in found:
+            return found[key]
+        held = events.held_mail_id(key)  # a mail earlier in the same batch
+        if held is not None:
+            return Ticket.objects.select_related("created_by").get(pk=held.ticket_id)
+    return None

@@ -407,7 +407,11 @@ def mail_ids_add(
         key = normalize_message_id(message_id)[:255]
         if key and key not in rows:
             rows[key] = MailId(message_id=key, ticket=ticket, entry=message, outbound=outbound)
-    if rows:
+    hold = events.current()
+    if hold is not None:  # written with the held audit rows, one INSERT per batch
+        for key, row in rows.items():
+            hold.mail_ids.setdefault(key, row)
+    elif rows:
         MailId.objects.bulk_create(list(rows.values()), ignore_conflicts=True)
 
 

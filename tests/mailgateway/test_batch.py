@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.db import OperationalError
 
-from mailgateway import batch, store
+from mailgateway import batch, ingest, store
 from mailgateway.batch import ingest_raw_emails
 from mailgateway.errors import InboundRejected
 from mailgateway.ingest import IngestResult, row_fields
@@ -24,7 +24,7 @@ from mailgateway.models import InboundMessage
 from mailgateway.prepare import prepare
 from tests.mailgateway.conftest import make_mail
 from tickets import services
-from tickets.models import Attachment, Ticket
+from tickets.models import Attachment, MailId, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -241,3 +241,45 @@ def test_a_rolled_back_batch_discards_the_files_its_workers_saved(
     names = set(Attachment.objects.values_list("file", flat=True))
     assert len(names) == 3 and _attachment_files() == names  # the per-mail retry's, only
     batch._drop_workers()
+
+
+def test_a_reply_threads_to_a_mail_earlier_in_the_same_batch() -> None:
+    # The batch writes its Message-ID map rows at its end; the lookup sees them before.
+    first = make_mail(subject="Impressora parada", message_id="<p1@cliente.com.br>")
+    reply = make_mail(
+        subject="Re: Impressora parada (sem tag)",
+        message_id="<p2@cliente.com.br>",
+        headers={"In-Reply-To": "<p1@cliente.com.br>", "References": "<p1@cliente.com.br>"},
+    )
+    created, replied = _results(ingest_raw_emails([first, reply], door="pipe"))
+    assert (created.outcome, replied.outcome) == ("created", "replied")
+    assert replied.reference == created.reference
+    row = InboundMessage.objects.get(pk=replied.inbound_id)
+    assert row.verdict["rule"] == "message-id"
+    ticket = Ticket.objects.get(reference=created.reference)
+    assert set(MailId.objects.filter(outbound=False).values_list("message_id", "ticket")) == {
+        ("p1@cliente.com.br", ticket.pk),
+        ("p2@cliente.com.br", ticket.pk),
+    }
+
+
+def test_a_quarantined_mail_leaves_no_message_id_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = ingest._finish
+
+    def fail_second(row: Any, outcome: Any, ticket: Any, entry: Any) -> Any:
+        if row.subject == "Segundo":  # after its ticket and Message-ID were written
+            raise RuntimeError("a bug after the ticket was written")
+        return real(row, outcome, ticket, entry)
+
+    monkeypatch.setattr(ingest, "_finish", fail_second)
+    raws = [
+        make_mail(subject=s, message_id=f"<{s}@cliente.com.br>")
+        for s in ("Primeiro", "Segundo", "Terceiro")
+    ]
+    outcomes = [r.outcome for r in _results(ingest_raw_emails(raws, door="pipe"))]
+    assert outcomes == ["created", "quarantined", "created"]
+    assert set(MailId.objects.filter(outbound=False).values_list("message_id", flat=True)) == {
+        "Primeiro@cliente.com.br",
+        "Terceiro@cliente.com.br",
+    }
+    assert set(Ticket.objects.values_list("subject", flat=True)) == {"Primeiro", "Terceiro"}
