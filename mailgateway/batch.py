@@ -4,14 +4,17 @@ ingest_raw_email pays two commits (two WAL fsyncs) and reads the sender's
 account, their mail rate and the notification rules once per mail. A stream
 of mails keeps the same durability rules at a fraction of that cost:
 
-1. worker processes (the other cores) write and fsync each raw file, compute
-   its dedupe key and prepare it (parse, texts, sanitised HTML), a batch or
-   two ahead of the one being written;
+1. worker processes (the other cores, at a lower priority than the writer)
+   write and fsync each raw file, compute its dedupe key, prepare it (parse,
+   texts, sanitised HTML) and save its attachments, a batch or two ahead of
+   the one being written;
 2. ONE transaction per batch then processes every mail in its own savepoint,
    so a mail that fails is quarantined (raw kept) without undoing the others;
    the senders' accounts and rates are read once for the batch, the ticket
    changes are announced to the subscribers together at its end (one outbox
-   INSERT), and the batch's InboundMessage rows are inserted in one statement;
+   INSERT, one for the audit rows, one for the Message-ID map), and the
+   batch's InboundMessage rows are inserted in one statement; attachment
+   files no committed row names are deleted;
 3. only after that commit are the batch's outcomes yielded, so no mail is
    acknowledged before its row is durable.
 

@@ -9,8 +9,8 @@ A subscriber takes a sequence of changes: usually one, announced as it
 happens; inside `held()` (the mail gateway's batches) all the changes of the
 block at its end, so a subscriber reads its settings and writes its rows once
 per batch instead of once per change. A change's audit row comes with it
-(emit's record) and is saved as it is announced: held, in one INSERT per
-model at the end of the block, before the subscribers run. So are the
+(emit's record) and is saved as it is announced: held, in one INSERT at the
+end of the block, before the subscribers run. So are the
 Message-ID map rows written meanwhile (tickets.services.mail_ids_add; the
 threading lookup reads the held ones too, see held_mail_id).
 """
@@ -23,9 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models
-
-from tickets.models import MailId, Message, Ticket
+from tickets.models import MailId, Message, Ticket, TicketEvent
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,7 @@ class Hold:
 
     def __init__(self) -> None:
         self.pending: list[TicketChanged] = []
-        self.records: list[models.Model] = []  # unsaved audit rows, in order
+        self.records: list[TicketEvent] = []  # unsaved audit rows, in order
         self.mail_ids: dict[str, MailId] = {}  # unsaved, by Message-ID, first writer wins
 
     def checkpoint(self) -> tuple[int, int, int]:
@@ -70,11 +68,7 @@ class Hold:
             del self.mail_ids[key]
 
     def save_records(self) -> None:
-        by_model: dict[type[models.Model], list[models.Model]] = {}
-        for record in self.records:
-            by_model.setdefault(type(record), []).append(record)
-        for model, rows in by_model.items():
-            model._default_manager.bulk_create(rows)
+        TicketEvent.objects.bulk_create(self.records)
         self.records.clear()
         if self.mail_ids:
             # A Message-ID the table already holds keeps its ticket.
@@ -108,9 +102,9 @@ def held_mail_id(message_id: str) -> MailId | None:
     return hold.mail_ids.get(message_id) if hold is not None else None
 
 
-def emit(event: TicketChanged, record: models.Model | None = None) -> None:
+def emit(event: TicketChanged, record: TicketEvent | None = None) -> None:
     """Announce event; record (its unsaved audit row) is saved first."""
-    hold: Hold | None = getattr(_local, "hold", None)
+    hold = current()
     if hold is not None:
         hold.pending.append(event)
         if record is not None:
@@ -127,7 +121,7 @@ def held() -> Iterator[Hold]:
     when it ends normally (an exception discards them). Open it inside the
     transaction whose rows the subscribers' writes must join. Inside another
     held() block it joins that one, which delivers."""
-    outer: Hold | None = getattr(_local, "hold", None)
+    outer = current()
     if outer is not None:
         yield outer
         return
