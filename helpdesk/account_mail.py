@@ -15,9 +15,10 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -31,7 +32,8 @@ from outbound.models import OutboxItem
 VERIFY = "verify-email"
 ALREADY_REGISTERED = "already-registered"
 PASSWORD_RESET = "password-reset"  # noqa: S105 (a template name)
-KINDS = frozenset({VERIFY, ALREADY_REGISTERED, PASSWORD_RESET})
+UNVERIFIED_STAFF = "unverified-staff"
+KINDS = frozenset({VERIFY, ALREADY_REGISTERED, PASSWORD_RESET, UNVERIFIED_STAFF})
 
 
 def queue(user: User, kind: str) -> None:
@@ -50,9 +52,38 @@ def queue(user: User, kind: str) -> None:
     )
 
 
-def _context(kind: str, user: User) -> dict[str, Any]:
+def queue_unverified_staff(user: User, *, subject: str) -> None:
+    """Tell an agent that a mail from their address was held, and how to write
+    so that it works: at most one such mail a day (its key names the day), so
+    a forger cannot flood the agent with them."""
+    key = f"account:{UNVERIFIED_STAFF}:{user.pk}:{timezone.now():%Y-%m-%d}"
+    item = OutboxItem(
+        kind=OutboxItem.Kind.EMAIL,
+        event=UNVERIFIED_STAFF,
+        recipient=user.email,
+        dedupe_key=key,
+        payload={
+            "account": UNVERIFIED_STAFF,
+            "user_id": user.pk,
+            "to": user.email,
+            "subject": subject[:200],
+        },
+    )
+    try:
+        with transaction.atomic():
+            outbox_add([item])
+    except IntegrityError:
+        pass  # another process queued today's mail a moment ago
+
+
+def _context(kind: str, user: User, payload: dict[str, Any]) -> dict[str, Any]:
     base = settings.HELPDESK_BASE_URL
     context: dict[str, Any] = {"user": user, "base_url": base}
+    if kind == UNVERIFIED_STAFF:
+        context["held_subject"] = payload.get("subject", "")
+        context["support_address"] = settings.HELPDESK_SUPPORT_ADDRESS
+        context["link"] = base + reverse("ticket_list")
+        return context
     if kind == VERIFY:
         context["link"] = base + reverse("verify_email", args=[make_token(user)])
     elif kind == ALREADY_REGISTERED:
@@ -69,7 +100,7 @@ def build(payload: dict[str, Any], connection: Any = None) -> EmailMultiAlternat
     user = User.objects.filter(pk=payload["user_id"], is_active=True).first()
     if user is None or kind not in KINDS:
         raise MissingObject("the account no longer exists")  # skipped, not retried
-    context = _context(kind, user)
+    context = _context(kind, user, payload)
     with translation.override(user.language or settings.LANGUAGE_CODE):
         subject = render_to_string(f"emails/{kind}-subject.txt", context)
         body = render_to_string(f"emails/{kind}-body.txt", context)

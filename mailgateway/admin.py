@@ -21,7 +21,7 @@ from django.utils.translation import ngettext
 
 from mailgateway import store
 from mailgateway.errors import InboundError
-from mailgateway.ingest import reprocess
+from mailgateway.ingest import Vouch, reprocess
 from mailgateway.models import InboundMessage
 from tickets import services
 from tickets.models import Ticket
@@ -40,6 +40,21 @@ class MoveForm(forms.Form):
         return data
 
 
+class HeldFilter(admin.SimpleListFilter):
+    title = _("held")
+    parameter_name = "held"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("unverified_staff", _("Unverified staff mail"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> Any:
+        if self.value() == "unverified_staff":
+            return queryset.filter(
+                outcome=InboundMessage.Outcome.QUARANTINED, verdict__held="unverified_staff"
+            )
+        return queryset
+
+
 @admin.register(InboundMessage)
 class InboundMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = (
@@ -52,11 +67,18 @@ class InboundMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "ticket",
         "short_error",
     )
-    list_filter = ("outcome", "door", "mailbox")
+    list_filter = ("outcome", HeldFilter, "door", "mailbox")
     search_fields = ("message_id", "from_address", "subject", "sha256")
     list_select_related = ("ticket",)
     date_hierarchy = "received_at"
-    actions = ("reprocess_selected", "discard_selected", "split_selected", "move_to_ticket")
+    actions = (
+        "reprocess_selected",
+        "release_selected",
+        "attach_to_ticket",
+        "discard_selected",
+        "split_selected",
+        "move_to_ticket",
+    )
     readonly_fields = (
         "door",
         "mailbox",
@@ -148,6 +170,63 @@ class InboundMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             results[outcome] = results.get(outcome, 0) + 1
         summary = ", ".join(f"{k}: {v}" for k, v in sorted(results.items())) or "-"
         self.message_user(request, _("Re-processed: %(summary)s") % {"summary": summary})
+
+    def _held(self, queryset: QuerySet[InboundMessage]) -> list[InboundMessage]:
+        return list(
+            queryset.filter(
+                outcome=InboundMessage.Outcome.QUARANTINED, verdict__held="unverified_staff"
+            )
+        )
+
+    def _vouched(self, request: HttpRequest, rows: list[InboundMessage], vouch: Vouch) -> None:
+        results: dict[str, int] = {}
+        for row in rows:
+            try:
+                outcome = reprocess(row, vouch=vouch).outcome
+            except InboundError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return
+            results[outcome] = results.get(outcome, 0) + 1
+        summary = ", ".join(f"{k}: {v}" for k, v in sorted(results.items())) or "-"
+        self.message_user(request, _("Released: %(summary)s") % {"summary": summary})
+
+    @admin.action(
+        description=_("Release held staff mail (as the agent's own)"), permissions=["reprocess"]
+    )
+    def release_selected(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> None:
+        rows = self._held(queryset)
+        if not rows:
+            self.message_user(request, _("No held staff mail selected."), messages.WARNING)
+            return
+        self._vouched(request, rows, Vouch(by=request.user))
+
+    @admin.action(
+        description=_("Attach held staff mail to a ticket (internal note)…"),
+        permissions=["reprocess"],
+    )
+    def attach_to_ticket(
+        self, request: HttpRequest, queryset: QuerySet[InboundMessage]
+    ) -> HttpResponse | None:
+        rows = self._held(queryset)
+        if not rows:
+            self.message_user(request, _("No held staff mail selected."), messages.WARNING)
+            return None
+        form = MoveForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._vouched(request, rows, Vouch(by=request.user, ticket=form.cleaned_data["ticket"]))
+            return None
+        return TemplateResponse(
+            request,
+            "admin/mailgateway/inboundmessage/move.html",
+            {
+                **self.admin_site.each_context(request),
+                "rows": rows,
+                "form": form,
+                "action": "attach_to_ticket",
+                "intro": _("Add these held mails to a ticket as internal notes of their sender:"),
+                "button": _("Attach"),
+            },
+        )
 
     @admin.action(description=_("Discard selected mails"), permissions=["reprocess"])
     def discard_selected(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> None:

@@ -52,8 +52,8 @@ from mailgateway.ingest import (
     IngestResult,
     Senders,
     _pipeline,
+    after_quarantine,
     ingest_raw_email,
-    log_quarantined,
     max_message_bytes,
     quarantine_fields,
     row_fields,
@@ -307,7 +307,7 @@ def _write(
     for i, row in rows.items():
         result = processed[i]
         if isinstance(result, Exception):
-            log_quarantined(row, result)
+            after_quarantine(row, result)
             outcomes[i] = IngestResult(InboundMessage.Outcome.QUARANTINED, None, row.pk)
         else:
             log.info("inbound %s %s %s", row.pk, result.outcome, result.reference or "-")

@@ -33,9 +33,9 @@ from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.models import InboundMessage
 from mailgateway.parse import InboundEmail, content_digest, raw_message_id
 from mailgateway.prepare import Prepared, prepare
-from mailgateway.staff import apply_commands, parse_commands
+from mailgateway.staff import StaffCommands, apply_commands, parse_commands
 from mailgateway.threads import Verdict, find_thread
-from tickets import events, services
+from tickets import access, events, services
 from tickets.models import Message, Source, Ticket
 
 log = logging.getLogger("mailgateway")
@@ -57,6 +57,24 @@ class IngestResult:
 class Quarantine(Exception):
     """Raised inside processing to quarantine a mail on purpose (a loop, a
     forbidden sender domain): same path as an unexpected error, clearer message."""
+
+
+class UnverifiedStaff(Quarantine):
+    """Mail from a staff address that proved nothing (no reply token of theirs,
+    no DMARC pass): held, since anyone can write an agent's From; taken for a
+    customer's, it would open a ticket in the agent's name and mail everyone."""
+
+    def __init__(self, sender: str) -> None:
+        super().__init__(f"unverified staff mail: {sender} sent no reply token and no DMARC pass")
+
+
+@dataclass(frozen=True)
+class Vouch:
+    """An admin vouching for a held staff mail: release it as the agent's own
+    (threaded as usual), or attach it to a ticket (as an internal note)."""
+
+    by: Any
+    ticket: Ticket | None = None
 
 
 def max_message_bytes() -> int:
@@ -162,7 +180,9 @@ def _store(
         raise InboundError(f"could not store the mail: {type(exc).__name__}") from exc
 
 
-def process(row: InboundMessage, raw: bytes | None = None) -> IngestResult:
+def process(
+    row: InboundMessage, raw: bytes | None = None, *, vouch: Vouch | None = None
+) -> IngestResult:
     """Parse, classify, thread and apply a stored mail in one transaction.
 
     The row is re-read under a lock first, even right after storing it: the
@@ -181,7 +201,7 @@ def process(row: InboundMessage, raw: bytes | None = None) -> IngestResult:
             working = InboundMessage.objects.select_for_update().get(pk=row.pk)
             if working.outcome != Outcome.PENDING:
                 return IngestResult(working.outcome, _reference(working), working.pk)
-            result = _pipeline(working, prepare(raw))
+            result = _pipeline(working, prepare(raw), vouch=vouch)
         log.info("inbound %s %s %s", row.pk, result.outcome, result.reference or "-")
         return result
     except (OperationalError, InterfaceError) as exc:
@@ -220,11 +240,19 @@ def quarantine_fields(row: InboundMessage, exc: BaseException) -> dict[str, Any]
     }
 
 
-def log_quarantined(row: InboundMessage, exc: BaseException) -> None:
+def after_quarantine(row: InboundMessage, exc: BaseException) -> None:
+    """Once the quarantine is committed: log it, and tell an agent whose mail
+    was held how to write so that it works (at most one such mail a day)."""
     if isinstance(exc, Quarantine):
         log.info("inbound %s quarantined: %s", row.pk, exc)
     else:
         log.error("inbound %s quarantined: %s: %s", row.pk, type(exc).__name__, exc, exc_info=exc)
+    if isinstance(exc, UnverifiedStaff):
+        from helpdesk.account_mail import queue_unverified_staff
+
+        user = User.objects.filter(email=row.from_address, is_active=True).first()
+        if user is not None and user.is_staff:
+            queue_unverified_staff(user, subject=row.subject)
 
 
 def _quarantine(row: InboundMessage, exc: BaseException) -> IngestResult:
@@ -232,7 +260,7 @@ def _quarantine(row: InboundMessage, exc: BaseException) -> IngestResult:
         InboundMessage.objects.filter(pk=row.pk).update(**quarantine_fields(row, exc))
     except DatabaseError as db_exc:
         raise InboundError("database unavailable while quarantining") from db_exc
-    log_quarantined(row, exc)
+    after_quarantine(row, exc)
     return IngestResult(Outcome.QUARANTINED, None, row.pk)
 
 
@@ -289,7 +317,11 @@ class Senders:
 
 
 def _pipeline(
-    row: InboundMessage, prepared: Prepared, senders: Senders | None = None
+    row: InboundMessage,
+    prepared: Prepared,
+    senders: Senders | None = None,
+    *,
+    vouch: Vouch | None = None,
 ) -> IngestResult:
     senders = senders or Senders()
     mail = prepared.mail
@@ -315,8 +347,18 @@ def _pipeline(
         return _finish(row, Outcome.BOUNCE, None, None)
 
     sender_user = senders.user(mail.sender)
-    verdict = find_thread(mail, envelope_rcpts=tuple(row.envelope_rcpts or ()), user=sender_user)
+    verdict = find_thread(
+        mail,
+        envelope_rcpts=tuple(row.envelope_rcpts or ()),
+        user=sender_user,
+        vouched=vouch is not None,
+    )
+    if vouch is not None and vouch.ticket is not None:
+        verdict.rule, verdict.ticket, verdict.reopen = "admin", vouch.ticket, False
+        verdict.staff = verdict.internal_reply = access.is_staff(sender_user)
     row.verdict.update(verdict.as_json())
+    if vouch is not None:
+        row.verdict["vouched_by"] = getattr(vouch.by, "email", "")
     if kind.kind == "autoreply":
         # Recorded quietly on the ticket it answers; never a new ticket (a
         # ticket would be acknowledged, and two robots would talk forever).
@@ -332,6 +374,10 @@ def _pipeline(
                 is_quiet=True,
             )
         return _finish(row, Outcome.AUTOREPLY, verdict.ticket, entry)
+
+    if access.is_staff(sender_user) and not verdict.verified_staff:
+        row.verdict["held"] = "unverified_staff"
+        raise UnverifiedStaff(mail.sender)
 
     if verdict.ticket is not None:
         return _reply(row, prepared, verdict, _requester(mail, sender_user, senders))
@@ -446,30 +492,37 @@ def _reply(row: InboundMessage, prepared: Prepared, verdict: Verdict, author: An
     assert ticket is not None
     mail = prepared.mail
     new_text, quoted = prepared.new_text, prepared.quoted
-    commands = None
+    commands = StaffCommands()
     if verdict.staff:
         commands, new_text = parse_commands(new_text)
+    # An answer to a staff-only notice stays with staff unless the agent asks.
+    internal = verdict.staff and (
+        commands.internal or (verdict.internal_reply and not commands.public)
+    )
     if verdict.reopen:
-        services.ticket_transition(ticket=ticket, to="open", actor=None)
+        # The customer (or agent) whose mail reopens the ticket did it.
+        services.ticket_transition(ticket=ticket, to="open", actor=author)
     if not verdict.staff:
         for email_, name in _ccs(mail, mail.sender):
             services.ticket_cc_add(ticket=ticket, email=email_, name=name)
     entry = None
-    if new_text or mail.attachments or not commands or not commands.commands:
+    if new_text or mail.attachments or not commands.commands:
         entry = services.ticket_reply_add(
             ticket=ticket,
             author=author,
             body=new_text,
-            internal=bool(commands and commands.internal),
+            internal=internal,
             source=Source.EMAIL,
             message_id=mail.message_id,
-            body_html=_html(prepared, row),
+            # The HTML still holds the command lines: the text is what was meant.
+            body_html="" if commands.any else _html(prepared, row),
             quoted=quoted,
             attachments=_attachments(prepared, row),
         )
     else:
         services.mail_id_record(ticket=ticket, message_id=mail.message_id)
-    if commands and commands.commands:
+    row.verdict["internal"] = internal
+    if commands.commands:
         done = apply_commands(ticket=ticket, commands=commands, actor=author)
         row.verdict["commands"] = done
         services.ticket_event_add(ticket=ticket, body="\n".join(done), actor=author)
@@ -487,12 +540,13 @@ def follow_moved_entry(changes: Sequence[events.TicketChanged]) -> None:
             InboundMessage.objects.filter(entry=event.message).update(ticket=event.ticket)
 
 
-def reprocess(row: InboundMessage) -> IngestResult:
-    """Run a quarantined or pending mail through processing again (admin, command)."""
+def reprocess(row: InboundMessage, *, vouch: Vouch | None = None) -> IngestResult:
+    """Run a quarantined or pending mail through processing again (admin,
+    command); vouch: an admin releases a held staff mail."""
     if row.outcome not in {Outcome.QUARANTINED, Outcome.PENDING}:
         return IngestResult(row.outcome, _reference(row), row.pk)
     InboundMessage.objects.filter(pk=row.pk).update(
         outcome=Outcome.PENDING, error="", traceback="", attempts=0
     )
     row.refresh_from_db()
-    return process(row)
+    return process(row, vouch=vouch)

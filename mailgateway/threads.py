@@ -22,7 +22,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from mailgateway.parse import InboundEmail
-from outbound.tokens import parse_reply_address
+from outbound.models import OutboxItem, reply_is_internal
+from outbound.tokens import ReplyToken, parse_reply_address
 from tickets import access
 from tickets.models import Ticket
 from tickets.references import parse_reference
@@ -38,6 +39,11 @@ class Verdict:
     linked_to: Ticket | None = None
     reopen: bool = False
     staff: bool = False  # an authenticated agent writing to the ticket
+    # The sender is staff and proved it (their own token, or DMARC pass); a
+    # staff address that did not is held, never taken for a customer.
+    verified_staff: bool = False
+    # An agent answering a staff-only notice: the answer is an internal note.
+    internal_reply: bool = False
     authenticated_by: str = ""  # token, dmarc
     dmarc: str = "none"
     candidates: list[dict[str, Any]] = field(default_factory=list)
@@ -56,6 +62,8 @@ class Verdict:
             "linked_to": self.linked_to.reference if self.linked_to else None,
             "reopen": self.reopen,
             "staff": self.staff,
+            "verified_staff": self.verified_staff,
+            "internal_reply": self.internal_reply,
             "authenticated_by": self.authenticated_by,
             "dmarc": self.dmarc,
             "candidates": self.candidates,
@@ -93,28 +101,49 @@ def _sender_user(email: str) -> Any:
     return get_user_model().objects.filter(email=email.lower()).first()
 
 
+def answers_staff_notice(mail: InboundEmail) -> bool:
+    """Whether the mail answers one of our staff-only notices (by In-Reply-To:
+    for agents proved by DMARC, whose reply may not go to the notice's token)."""
+    ids = [i.strip().strip("<>") for i in mail.in_reply_to if i.strip()]
+    if not ids:
+        return False
+    events = OutboxItem.objects.filter(message_id__in=ids).values_list("event", flat=True)
+    return any(reply_is_internal(event) for event in events)
+
+
 _UNSET: Any = object()
 
 
 def find_thread(
-    mail: InboundEmail, *, envelope_rcpts: tuple[str, ...] = (), user: Any = _UNSET
+    mail: InboundEmail,
+    *,
+    envelope_rcpts: tuple[str, ...] = (),
+    user: Any = _UNSET,
+    vouched: bool = False,
 ) -> Verdict:
-    """user: the sender's account if the caller looked it up already (None = no account)."""
+    """user: the sender's account if the caller looked it up already (None = no
+    account); vouched: an admin released the mail as its staff sender's own."""
     verdict = Verdict(dmarc=dmarc_result(mail))
     sender = mail.sender
     if user is _UNSET:
         user = _sender_user(sender)
     is_staff = access.is_staff(user)
 
-    def may_attach(rule: str, ticket: Ticket, token_user: int | None = None) -> bool:
-        if token_user is not None and user is not None and token_user == user.pk:
+    proved = "admin" if vouched else "dmarc" if verdict.dmarc == "pass" else ""
+    verdict.verified_staff = is_staff and bool(proved)
+
+    def may_attach(rule: str, ticket: Ticket, token: ReplyToken | None = None) -> bool:
+        if token is not None and user is not None and token.user_id == user.pk:
             verdict.staff = is_staff
+            verdict.verified_staff = is_staff
+            verdict.internal_reply = is_staff and token.internal
             verdict.authenticated_by = "token"
             return True
         if is_staff:
-            if verdict.dmarc == "pass":
+            if proved:
                 verdict.staff = True
-                verdict.authenticated_by = "dmarc"
+                verdict.authenticated_by = proved
+                verdict.internal_reply = answers_staff_notice(mail)
                 return True
             verdict.reject(rule, ticket, "agent address without token or DMARC pass")
             return False
@@ -130,14 +159,13 @@ def find_thread(
 
     found: tuple[str, Ticket] | None = None
     for address in dict.fromkeys((*envelope_rcpts, *mail.recipients())):
-        parsed = parse_reply_address(address)
-        if parsed is None:
+        token = parse_reply_address(address)
+        if token is None:
             continue
-        ticket_id, token_user = parsed
-        ticket = Ticket.objects.filter(pk=ticket_id).select_related("created_by").first()
+        ticket = Ticket.objects.filter(pk=token.ticket_id).select_related("created_by").first()
         if ticket is None:
             verdict.reject("token", None, "ticket no longer exists")
-        elif may_attach("token", ticket, token_user):
+        elif may_attach("token", ticket, token):
             found = ("token", ticket)
             break
     if found is None:

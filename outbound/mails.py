@@ -124,6 +124,7 @@ def build_email(payload: dict[str, Any], connection: Any = None) -> EmailMultiAl
         old=payload.get("old", ""),
         new=payload.get("new", ""),
     )
+    ctx["reply_is_internal"] = bool(payload.get("reply_internal"))
     recipient = Recipient(
         email=payload["to"],
         name=payload.get("to_name", ""),

@@ -192,6 +192,15 @@ AGENT_NOTIFICATIONS = frozenset(
         Notification.REOPENED,
     }
 )
+# Agent notices that carry the customer's own words: replying to one answers
+# the customer. A reply to any other agent notice (a note, an assignment, an
+# urgent or reopened ticket, whatever is added later) is an internal note.
+CARRIES_CUSTOMER_MESSAGE = frozenset({Notification.NEW_TICKET, Notification.CUSTOMER_REPLY})
+
+
+def reply_is_internal(notification: str) -> bool:
+    """Whether a reply to this notice becomes an internal note."""
+    return notification in AGENT_NOTIFICATIONS and notification not in CARRIES_CUSTOMER_MESSAGE
 
 
 class NotificationSetting(models.Model):

@@ -32,6 +32,7 @@ from outbound.models import (
     NotificationOptOut,
     NotificationSetting,
     OutboxItem,
+    reply_is_internal,
 )
 from outbound.tokens import reply_address
 from tickets.events import TicketChanged
@@ -419,6 +420,7 @@ def _outbox_item(
     elif p.name not in HUMAN_WRITTEN:
         headers["Auto-Submitted"] = "auto-generated"
     user = p.user
+    internal = reply_is_internal(p.name)
     return OutboxItem(
         kind=OutboxItem.Kind.EMAIL,
         event=p.name,
@@ -440,9 +442,10 @@ def _outbox_item(
             "new": (status or change).new,
             "from_name": _from_name(p.name, change),
             "from_email": support_address(),
-            "reply_to": reply_address(ticket.pk, user.pk)
+            "reply_to": reply_address(ticket.pk, user.pk, internal=internal)
             if user is not None
             else settings.HELPDESK_SUPPORT_ADDRESS,
+            "reply_internal": internal,
             "headers": headers,
         },
     )

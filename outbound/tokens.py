@@ -4,6 +4,11 @@ The token names the ticket and the person a notification went to, signed
 with an HMAC of SECRET_KEY, so a reply that comes back to that address is
 known to be from someone who received our mail about that ticket. Tokens
 are lower case because some MTAs fold the local part's case.
+
+Staff-only notices (an internal note, an assignment) carry a token of the
+"note" kind: a reply to them is an internal note unless the agent asks for
+a public reply, so a hurried Reply never sends internal talk to a customer.
+The kind is its first letter (t: reply, n: note) and is signed with the rest.
 """
 
 from __future__ import annotations
@@ -12,10 +17,19 @@ import base64
 import hashlib
 import hmac
 import re
+from dataclasses import dataclass
 
 from django.conf import settings
 
-_TOKEN_RE = re.compile(r"^t([0-9a-z]+)u([0-9a-z]+)k([a-z2-7]{16})$")
+_TOKEN_RE = re.compile(r"^([tn])([0-9a-z]+u[0-9a-z]+)k([a-z2-7]{16})$")
+_PURPOSE = {"t": "reply", "n": "note"}
+
+
+@dataclass(frozen=True)
+class ReplyToken:
+    ticket_id: int
+    user_id: int
+    internal: bool = False  # the mail it answers was for staff only
 
 
 def _b36(number: int) -> str:
@@ -28,34 +42,45 @@ def _b36(number: int) -> str:
             return out
 
 
-def _mac(ticket_id: int, user_id: int, key: str) -> str:
-    digest = hmac.new(key.encode(), f"reply:{ticket_id}:{user_id}".encode(), hashlib.sha256)
+def _mac(ticket_id: int, user_id: int, key: str, purpose: str = "reply") -> str:
+    digest = hmac.new(key.encode(), f"{purpose}:{ticket_id}:{user_id}".encode(), hashlib.sha256)
     return base64.b32encode(digest.digest()).decode().lower()[:16]
 
 
-def reply_token(ticket_id: int, user_id: int) -> str:
-    return f"t{_b36(ticket_id)}u{_b36(user_id)}k{_mac(ticket_id, user_id, settings.SECRET_KEY)}"
+def reply_token(ticket_id: int, user_id: int, *, internal: bool = False) -> str:
+    kind = "n" if internal else "t"
+    mac = _mac(ticket_id, user_id, settings.SECRET_KEY, _PURPOSE[kind])
+    return f"{kind}{_b36(ticket_id)}u{_b36(user_id)}k{mac}"
 
 
-def reply_address(ticket_id: int, user_id: int) -> str:
+def reply_address(ticket_id: int, user_id: int, *, internal: bool = False) -> str:
     local, _, domain = settings.HELPDESK_SUPPORT_ADDRESS.partition("@")
-    return f"{local}+{reply_token(ticket_id, user_id)}@{domain}"
+    return f"{local}+{reply_token(ticket_id, user_id, internal=internal)}@{domain}"
 
 
-def parse_reply_token(token: str) -> tuple[int, int] | None:
-    """(ticket_id, user_id) for a valid token, None for anything else."""
+def parse_reply_token(token: str) -> ReplyToken | None:
+    """The ticket, person and kind of a valid token, None for anything else."""
     match = _TOKEN_RE.match(token.strip().lower())
     if not match:
         return None
-    ticket_id, user_id = int(match.group(1), 36), int(match.group(2), 36)
+    kind, ids, signature = match.groups()
     keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
-    if any(hmac.compare_digest(match.group(3), _mac(ticket_id, user_id, k)) for k in keys):
-        return ticket_id, user_id
+    # Base 36 digits include "u": try every split, the signature tells the right one.
+    for at in (i for i, char in enumerate(ids) if char == "u"):
+        head, tail = ids[:at], ids[at + 1 :]
+        if not head or not tail:
+            continue
+        ticket_id, user_id = int(head, 36), int(tail, 36)
+        if any(
+            hmac.compare_digest(signature, _mac(ticket_id, user_id, key, _PURPOSE[kind]))
+            for key in keys
+        ):
+            return ReplyToken(ticket_id, user_id, internal=kind == "n")
     return None
 
 
-def parse_reply_address(address: str) -> tuple[int, int] | None:
-    """(ticket_id, user_id) from support+<token>@domain, None if absent or forged."""
+def parse_reply_address(address: str) -> ReplyToken | None:
+    """The token of support+<token>@domain, None if absent or forged."""
     local, _, domain = address.strip().strip("<>").lower().rpartition("@")
     support_local, _, support_domain = settings.HELPDESK_SUPPORT_ADDRESS.lower().partition("@")
     base, plus, token = local.partition("+")

@@ -1,14 +1,14 @@
 import pytest
 
-from outbound.tokens import parse_reply_address, reply_address, reply_token
+from outbound.tokens import ReplyToken, parse_reply_address, reply_address, reply_token
 
 
 def test_it_round_trips_and_survives_case_folding(settings: object) -> None:
     address = reply_address(1234, 56)
     assert address.startswith("support+t") and address.endswith("@example.com")
-    assert parse_reply_address(address) == (1234, 56)
-    assert parse_reply_address(address.upper()) == (1234, 56)
-    assert parse_reply_address(f"<{address}>") == (1234, 56)
+    assert parse_reply_address(address) == ReplyToken(1234, 56)
+    assert parse_reply_address(address.upper()) == ReplyToken(1234, 56)
+    assert parse_reply_address(f"<{address}>") == ReplyToken(1234, 56)
 
 
 @pytest.mark.parametrize(
@@ -33,4 +33,4 @@ def test_rotated_secret_keys_still_verify(settings: object) -> None:
     token = reply_token(9, 3)
     settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]  # type: ignore[attr-defined]
     settings.SECRET_KEY = "a-new-secret-key-after-rotation-0123456789abcdef"  # type: ignore[attr-defined]
-    assert parse_reply_address(f"support+{token}@example.com") == (9, 3)
+    assert parse_reply_address(f"support+{token}@example.com") == ReplyToken(9, 3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Case, F, Prefetch, Q, QuerySet, Value, When
 
 from tickets import access, events
 from tickets.models import MailId, Message, Ticket
@@ -25,16 +25,34 @@ def ticket_get(*, user: Any, reference: str) -> Ticket:
 
 
 def ticket_thread(*, ticket: Ticket, user: Any) -> QuerySet[Message]:
-    """The thread in time order, each message's attachments as a list in
-    .attachment_list; internal notes only for staff."""
+    """The thread in time order as user may see it (messages_visible), each
+    message's attachments as a list in .attachment_list."""
     # A plain list: the related manager's prefetch cache builds a queryset per
     # message, half the time of reading a 200-message thread.
     messages = ticket.messages.select_related("author").prefetch_related(
         Prefetch("attachments", to_attr="attachment_list")
     )
-    if not access.is_staff(user):
-        messages = messages.exclude(kind=Message.Kind.NOTE)
-    return messages
+    return messages_visible(messages, user)
+
+
+def messages_visible(messages: QuerySet[Message], user: Any) -> QuerySet[Message]:
+    """The one rule of what reaches a customer, for every page, fragment and
+    API that shows thread entries: read .shown_html and .shown_quoted, never
+    body_html and quoted.
+
+    Staff see everything. Anyone else sees public replies only (no internal
+    notes, no system events such as mail-command results) and, of a mail an
+    agent wrote, only the text written: its quoted history and its HTML (which
+    holds that history) may quote staff-only notices the agent was answering.
+    """
+    messages = messages.defer("body_html", "quoted")
+    if access.is_staff(user):
+        return messages.annotate(shown_html=F("body_html"), shown_quoted=F("quoted"))
+    by_staff = Q(author__is_staff=True)
+    return messages.filter(kind=Message.Kind.REPLY).annotate(
+        shown_html=Case(When(by_staff, then=Value("")), default=F("body_html")),
+        shown_quoted=Case(When(by_staff, then=Value("")), default=F("quoted")),
+    )
 
 
 def ticket_by_message_ids(message_ids: Iterable[str]) -> Ticket | None:

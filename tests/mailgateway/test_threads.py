@@ -183,7 +183,9 @@ def test_an_agent_note_and_commands_act_and_are_confirmed(carla_ticket: Ticket, 
     note = carla_ticket.messages.get(kind=Message.Kind.NOTE)
     assert note.body == "Liguei para a cliente."
     event = carla_ticket.messages.get(kind=Message.Kind.EVENT)
-    assert event.is_quiet and "#status waiting_customer: ok" in event.body
+    # In the agent's language (pt-BR), attributed to them, with labels and names.
+    assert event.is_quiet and event.author == agent
+    assert "Aguardando cliente" in event.body and "Ana Agente" in event.body
     assert TicketEvent.objects.filter(ticket=carla_ticket, kind="priority").exists()
 
 

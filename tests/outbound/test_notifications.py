@@ -21,7 +21,7 @@ from outbound.models import (
     NotificationSetting,
     OutboxItem,
 )
-from outbound.tokens import parse_reply_address
+from outbound.tokens import ReplyToken, parse_reply_address
 from tickets import services
 from tickets.models import MailId
 from tickets.states import Priority, Status
@@ -73,7 +73,7 @@ def test_it_confirms_to_the_customer_and_tells_the_team(
     assert confirmation["Auto-Submitted"] == "auto-generated"  # (auto-replied for a mail)
     assert confirmation["X-Auto-Response-Suppress"] == "All"
     assert parseaddr(confirmation["From"]) == ("Support", "support@example.com")
-    assert parse_reply_address(confirmation["Reply-To"]) == (ticket.pk, customer.pk)
+    assert parse_reply_address(confirmation["Reply-To"]) == ReplyToken(ticket.pk, customer.pk)
     assert f"http://127.0.0.1:8000/tickets/{ticket.reference}/" in text(confirmation)
     assert f'href="http://127.0.0.1:8000/tickets/{ticket.reference}/"' in html(confirmation)
 
@@ -82,7 +82,7 @@ def test_it_confirms_to_the_customer_and_tells_the_team(
     assert f"New ticket {ticket.reference} from Carla Cliente" in text(notice)
     assert "Não imprime nada." in text(notice)
     assert notice["Auto-Submitted"] == "auto-generated"
-    assert parse_reply_address(notice["Reply-To"]) == (ticket.pk, english_agent.pk)
+    assert parse_reply_address(notice["Reply-To"]) == ReplyToken(ticket.pk, english_agent.pk)
     assert "Novo ticket" in text(mails[agent.email][0])  # Ana reads Portuguese
 
     # Every outgoing Message-ID is in the thread map, so replies come back.

@@ -19,7 +19,7 @@ from mailgateway.ingest import ingest_raw_email
 from mailgateway.smtp import GatewayHandler, make_controller
 from outbound import webhooks
 from outbound.models import OutboxItem, WebhookEndpoint, WebhookEvent
-from outbound.tokens import parse_reply_address
+from outbound.tokens import ReplyToken, parse_reply_address
 from tickets.models import Message, Ticket
 
 from .conftest import SMTPCapture, free_port
@@ -99,7 +99,7 @@ def test_a_mail_conversation_goes_round_and_threads(
     confirmation, notice = by_rcpt["carla@cliente.com.br"], by_rcpt[english_agent.email]
     assert confirmation["In-Reply-To"] == "<root.1@cliente.com.br>"
     assert confirmation["Auto-Submitted"] == "auto-replied"
-    assert parse_reply_address(notice["Reply-To"]) == (ticket.pk, english_agent.pk)
+    assert parse_reply_address(notice["Reply-To"]) == ReplyToken(ticket.pk, english_agent.pk)
 
     # 3. The agent answers the notice from their mail client.
     raw = reply_to(notice, sender="Bob Agent <bob@support.example>", body="Please restart it.")
