@@ -488,6 +488,15 @@ def _create(
 
 
 def _reply(row: InboundMessage, prepared: Prepared, verdict: Verdict, author: Any) -> IngestResult:
+    # The reply and what its commands change reach subscribers together: a
+    # "#status resolved" with text is one mail to the customer, not two.
+    with events.held():
+        return _reply_held(row, prepared, verdict, author)
+
+
+def _reply_held(
+    row: InboundMessage, prepared: Prepared, verdict: Verdict, author: Any
+) -> IngestResult:
     ticket = verdict.ticket
     assert ticket is not None
     mail = prepared.mail

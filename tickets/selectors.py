@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Case, F, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, F, Prefetch, Q, QuerySet, TextField, Value, When
 
 from tickets import access, events
 from tickets.models import MailId, Message, Ticket
@@ -49,9 +49,12 @@ def messages_visible(messages: QuerySet[Message], user: Any) -> QuerySet[Message
     if access.is_staff(user):
         return messages.annotate(shown_html=F("body_html"), shown_quoted=F("quoted"))
     by_staff = Q(author__is_staff=True)
+
+    def unless_by_staff(field: str) -> Case:
+        return Case(When(by_staff, then=Value("")), default=F(field), output_field=TextField())
+
     return messages.filter(kind=Message.Kind.REPLY).annotate(
-        shown_html=Case(When(by_staff, then=Value("")), default=F("body_html")),
-        shown_quoted=Case(When(by_staff, then=Value("")), default=F("quoted")),
+        shown_html=unless_by_staff("body_html"), shown_quoted=unless_by_staff("quoted")
     )
 
 
