@@ -155,7 +155,7 @@ def test_assignment_and_urgent_notices_are_staff_only_too(vip_ticket: Ticket, ag
     services.ticket_assign(ticket=vip_ticket, assignee=agent, actor=boss)
     services.ticket_priority_set(ticket=vip_ticket, priority="urgent", actor=boss)
     for event in ("assigned", "urgent"):
-        item, notice = notice_for(agent, event, vip_ticket)
+        _item, notice = notice_for(agent, event, vip_ticket)
         assert parse_reply_address(notice.reply_to[0]).internal, event  # type: ignore[union-attr]
 
 
