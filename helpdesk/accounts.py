@@ -75,3 +75,12 @@ def customer_get_or_create(*, email: str, full_name: str = "", language: str = "
     except IntegrityError:
         # Two mails from the same new sender at once: the other one created it.
         return User.objects.get(email=email)
+
+
+def user_availability_set(*, user: User, available: bool) -> User:
+    """An agent says they are available (take new tickets, get new-ticket
+    notices) or away."""
+    if user.is_available != available:
+        user.is_available = available
+        user.save(update_fields=["is_available"])
+    return user

@@ -15,6 +15,7 @@ urlpatterns = [
         notifications.ticket_notifications_seen,
         name="ticket_notifications_seen",
     ),
+    path("availability/", presence.availability_set, name="availability_set"),
     path("tickets/<str:reference>/presence/", presence.ticket_presence, name="ticket_presence"),
     path(
         "tickets/<str:reference>/presence/leave/",

@@ -40,11 +40,27 @@ def ticket_entries(*, ticket: Ticket, user: Any) -> list[Entry]:
     messages = list(selectors.ticket_thread(ticket=ticket, user=user))
     kinds = STAFF_EVENT_KINDS if access.is_staff(user) else CUSTOMER_EVENT_KINDS
     events = list(ticket.events.filter(kind__in=kinds).select_related("actor"))
+    _name_assignees(events)
     verdicts = _mail_verdicts(messages) if access.is_staff(user) else {}
     entries = [Entry(when=m.created_at, message=m, mail=verdicts.get(m.pk)) for m in messages]
     entries += [Entry(when=e.created_at, event=e) for e in events]
     entries.sort(key=lambda e: e.when)
     return entries
+
+
+def _name_assignees(events: list[TicketEvent]) -> None:
+    """Assignee events store addresses; the thread names people (one query):
+    event.assignee_name, and event.took when the actor assigned themselves."""
+    assigned = [e for e in events if e.kind == TicketEvent.Kind.ASSIGNEE]
+    emails = {e.new_value for e in assigned if e.new_value}
+    if not emails:
+        return
+    from helpdesk.models import User
+
+    names = dict(User.objects.filter(email__in=emails).values_list("email", "full_name"))
+    for event in assigned:
+        event.assignee_name = names.get(event.new_value) or event.new_value  # type: ignore[attr-defined]
+        event.took = bool(event.actor and event.actor.email == event.new_value)  # type: ignore[attr-defined]
 
 
 def _mail_verdicts(messages: list[Message]) -> dict[int, dict[str, Any]]:

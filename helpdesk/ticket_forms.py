@@ -13,7 +13,7 @@ from helpdesk.models import User
 from helpdesk.roles import STAFF_ROLES, is_staff_member
 from helpdesk.uploads import MultipleFileField, limit_attrs, max_files
 from tickets.models import Category, Team, Ticket
-from tickets.states import Priority, Status
+from tickets.states import Priority, Status, moves_from
 
 SUBJECT_MAX = 255
 BODY_MAX = 20000
@@ -123,6 +123,12 @@ class PropertiesForm(forms.Form):
         )
         super().__init__(*args, **kwargs)
         self.fields["assigned_to"].queryset = staff_users()  # type: ignore[attr-defined]
+        # The select offers only the moves the state table allows from where
+        # the ticket is; a posted other move is refused by the service, with
+        # its explanation.
+        self.fields["status"].widget.choices = [
+            (s, Status(s).label) for s in moves_from(ticket.status)
+        ]
 
 
 class BulkForm(forms.Form):

@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Case, F, Prefetch, Q, QuerySet, TextField, Value, When
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
 
 from tickets import access, events
 from tickets.models import MailId, Message, Ticket
@@ -16,6 +28,27 @@ def ticket_list(*, user: Any) -> QuerySet[Ticket]:
     return access.visible_tickets(user).select_related(
         "category", "team", "assigned_to", "created_by"
     )
+
+
+def with_waiting_since(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """Each ticket's .waiting_since: the first public message from the
+    customer's side that no public staff reply has answered yet (None when
+    the last word was ours). Correlated subqueries, computed for the rows a
+    page shows (the (ticket, created_at) index serves both)."""
+    public = Message.objects.filter(kind=Message.Kind.REPLY, is_quiet=False)
+    answered_later = public.filter(
+        ticket=OuterRef(OuterRef("pk")),
+        author__is_staff=True,
+        created_at__gte=OuterRef("created_at"),
+    )
+    unanswered = (
+        public.filter(ticket=OuterRef("pk"))
+        .exclude(author__is_staff=True)
+        .filter(~Exists(answered_later))
+        .order_by("created_at")
+        .values("created_at")[:1]
+    )
+    return queryset.annotate(waiting_since=Subquery(unanswered))
 
 
 def ticket_get(*, user: Any, reference: str) -> Ticket:

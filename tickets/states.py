@@ -39,6 +39,12 @@ ALLOWED: dict[str, frozenset[str]] = {
 ACTIVE_STATUSES = frozenset({Status.OPEN, Status.IN_PROGRESS, Status.WAITING_CUSTOMER})
 
 
+def moves_from(status: str) -> list[str]:
+    """The statuses a ticket in status may take, itself first, in workflow order."""
+    allowed = ALLOWED.get(status, frozenset())
+    return [status, *[s for s in Status.values if s in allowed]]
+
+
 class InvalidTransition(ValueError):
     def __init__(self, old: str, new: str) -> None:
         self.old, self.new = old, new

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from helpdesk import drafts, presence
+from helpdesk.accounts import user_availability_set
 from helpdesk.models import ReplyDraft
 from tickets import access, selectors
 from tickets.models import Ticket
@@ -22,6 +26,23 @@ def _staff_ticket(request: HttpRequest, reference: str) -> Ticket:
         return selectors.ticket_get(user=request.user, reference=reference)
     except Ticket.DoesNotExist:
         raise Http404 from None
+
+
+@login_required
+@require_POST
+def availability_set(request: HttpRequest) -> HttpResponse:
+    """An agent toggles available / away from the account menu."""
+    if not access.is_staff(request.user):
+        raise Http404
+    available = request.POST.get("available") == "1"
+    user_availability_set(user=request.user, available=available)  # type: ignore[arg-type]
+    messages.success(
+        request, _("You are available.") if available else _("You are away: no new tickets.")
+    )
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        target = "/"
+    return redirect(target)
 
 
 @never_cache

@@ -138,6 +138,22 @@ def _apply_properties(ticket: Ticket, data: dict[str, Any], actor: Any) -> list[
 
 
 @staff_required
+@require_POST
+def ticket_take(request: HttpRequest, reference: str) -> HttpResponse:
+    """"Assumir": assign the ticket to oneself in one click."""
+    ticket = _ticket_or_404(request, reference)
+    changed = ticket.assigned_to_id != request.user.pk
+    if changed:
+        services.ticket_assign(ticket=ticket, assignee=request.user, actor=request.user)
+    if not is_htmx(request):
+        messages.success(request, _("The ticket is yours."))
+        return redirect(ticket)
+    return _properties_response(
+        request, ticket, error="", changed=["assigned_to"] if changed else []
+    )
+
+
+@staff_required
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request", "HX-History-Restore-Request")
 def ticket_properties(request: HttpRequest, reference: str) -> HttpResponse:
@@ -168,6 +184,12 @@ def ticket_properties(request: HttpRequest, reference: str) -> HttpResponse:
             elif changed:
                 messages.success(request, _("Ticket updated."))
             return redirect(ticket)
+    return _properties_response(request, ticket, error=error, changed=changed)
+
+
+def _properties_response(
+    request: HttpRequest, ticket: Ticket, *, error: str, changed: list[str]
+) -> HttpResponse:
     fresh = PropertiesForm(ticket=ticket)
     response = render(
         request,

@@ -26,7 +26,7 @@ from helpdesk.ticket_filters import TicketFilterForm, apply_filters, filter_quer
 from helpdesk.ticket_forms import BulkForm, SavedViewForm, staff_users
 from tickets import selectors, services
 from tickets.models import Ticket
-from tickets.states import InvalidTransition, Status
+from tickets.states import ACTIVE_STATUSES, InvalidTransition, Status
 
 
 def saved_views_for(user: object) -> list[SavedView]:
@@ -44,16 +44,18 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     people = list(staff_users()) if staff else []
     form = TicketFilterForm(request.GET, user=request.user, staff=people)
     query = apply_filters(selectors.ticket_list(user=request.user), form)
+    rows = selectors.with_waiting_since(query.queryset) if staff else query.queryset
     paginator = (
-        Paginator(query.queryset, query.per_page)
+        Paginator(rows, query.per_page)
         if query.counted
-        else UncountedPaginator(query.queryset, query.per_page)
+        else UncountedPaginator(rows, query.per_page)
     )
     page = paginator.get_page(request.GET.get("page"))
     context: dict[str, Any] = {
         "form": form,
         "page": page,
         "tickets": list(page.object_list),
+        "active_statuses": ACTIVE_STATUSES,
         "sort": query.sort,
         # A search for a common word, listed newest first instead of by relevance.
         "unranked_search": not query.counted and not form.values().get("sort"),

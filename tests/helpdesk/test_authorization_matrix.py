@@ -122,6 +122,18 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         {"body": "hello"},
         {"anon": LOGIN, "owner": 302, "stranger": 404, "agent": 302, "manager": 302},
     ),
+    "ticket_take": (
+        "POST",
+        "ticket",
+        {},
+        {"anon": LOGIN, "owner": 403, "stranger": 403, "agent": 302, "manager": 302},
+    ),
+    "availability_set": (
+        "POST",
+        "",
+        {"available": "0"},
+        {"anon": LOGIN, "owner": 404, "stranger": 404, "agent": 302, "manager": 302},
+    ),
     "ticket_properties": (
         "GET",
         "ticket",

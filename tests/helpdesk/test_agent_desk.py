@@ -1,0 +1,148 @@
+"""The agent's desk: who and when at a glance, one-click "take it",
+availability, and a status select that offers only the allowed moves."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.test import Client
+from django.utils import timezone
+
+from helpdesk.accounts import user_create
+from helpdesk.roles import Role
+from mailgateway.ingest import ingest_raw_email
+from tests.conftest import PASSWORD
+from tests.helpdesk.conftest import client_for
+from tests.mailgateway.conftest import make_mail
+from tickets import services
+from tickets.models import Message, Ticket, TicketEvent
+
+
+def english(user: Any) -> Client:
+    user.language = "en"
+    user.save(update_fields=["language"])
+    client = client_for(user)
+    client.cookies["django_language"] = "en"
+    return client
+
+
+def status_options(html: str) -> list[str]:
+    select = re.search(r'<select name="status".*?</select>', html, re.S)
+    assert select is not None
+    return re.findall(r'<option value="(\w+)"', select.group(0))
+
+
+def test_the_status_select_offers_only_the_allowed_moves(ticket: Ticket, agent: Any) -> None:
+    client = client_for(agent)
+    assert status_options(client.get(ticket.get_absolute_url()).content.decode()) == [
+        "open",
+        "in_progress",
+        "waiting_customer",
+        "resolved",
+        "closed",
+    ]
+    services.ticket_transition(ticket=ticket, to="closed", actor=agent)
+    html = client.get(ticket.get_absolute_url()).content.decode()
+    assert status_options(html) == ["closed", "open"]
+
+
+def test_take_it_assigns_the_ticket_to_me_and_the_thread_names_people(
+    ticket: Ticket, agent: Any, team: Any
+) -> None:
+    marcia = user_create(email="marcia@support.example", full_name="Márcia Mendes", role=Role.AGENT)
+    team.members.add(marcia)
+    client = english(agent)
+    page = client.get(ticket.get_absolute_url()).content.decode()
+    assert 'id="ticket-take"' in page
+
+    response = client.post(f"/tickets/{ticket.reference}/take/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and response["HX-Trigger"] == "ticketChanged"
+    ticket.refresh_from_db()
+    assert ticket.assigned_to == agent
+    assert 'id="ticket-take"' not in response.content.decode()  # it is mine now
+
+    services.ticket_assign(ticket=ticket, assignee=marcia, actor=agent)
+    thread = client.get(f"/tickets/{ticket.reference}/thread/").content.decode()
+    assert "Ana Agente\n      took the ticket" in thread
+    assert "assigned the ticket to Márcia Mendes" in thread
+    assert marcia.email not in thread and agent.email not in thread
+
+
+def test_take_it_without_javascript_redirects_back(ticket: Ticket, agent: Any) -> None:
+    response = client_for(agent).post(f"/tickets/{ticket.reference}/take/")
+    assert response.status_code == 302 and response["Location"] == ticket.get_absolute_url()
+    ticket.refresh_from_db()
+    assert ticket.assigned_to == agent
+
+
+def test_customers_cannot_take_tickets(ticket: Ticket, customer: Any) -> None:
+    response = client_for(customer).post(f"/tickets/{ticket.reference}/take/")
+    assert response.status_code == 403
+    ticket.refresh_from_db()
+    assert ticket.assigned_to is None
+
+
+def test_an_agent_sets_themselves_away_and_back(agent: Any) -> None:
+    client = english(agent)
+    assert "Set me away" in client.get("/tickets/").content.decode()
+    response = client.post("/availability/", {"available": "0", "next": "/tickets/"})
+    assert response.status_code == 302 and response["Location"] == "/tickets/"
+    agent.refresh_from_db()
+    assert not agent.is_available
+    assert "Set me available" in client.get("/tickets/").content.decode()
+    client.post("/availability/", {"available": "1", "next": "https://evil.example/"})
+    agent.refresh_from_db()
+    assert agent.is_available
+
+
+def test_the_list_shows_the_requester_and_since_when_the_customer_waits(
+    ticket: Ticket, agent: Any, customer: Any
+) -> None:
+    client = english(agent)
+    html = client.get("/tickets/").content.decode()
+    cell = re.search(r'<td class="d-none d-xl-table-cell requester-cell">(.*?)</td>', html, re.S)
+    assert cell is not None  # shown from 1200 px on, so at 1280 px
+    assert "Carla Cliente" in cell.group(1) and customer.email in cell.group(1)
+    assert "customer waiting for" in html
+
+    Message.objects.filter(ticket=ticket).update(created_at=timezone.now() - timedelta(hours=3))
+    html = client.get("/tickets/").content.decode()
+    assert "customer waiting for 3\xa0hours" in html
+
+    services.ticket_reply_add(ticket=ticket, author=agent, body="Reinicie, por favor.")
+    assert "customer waiting for" not in client.get("/tickets/").content.decode()
+    services.ticket_reply_add(ticket=ticket, author=customer, body="Não resolveu.")
+    assert "customer waiting for" in client.get("/tickets/").content.decode()
+
+
+def test_customers_do_not_see_the_waiting_line(ticket: Ticket, customer: Any) -> None:
+    html = english(customer).get("/tickets/").content.decode()
+    assert ticket.reference in html and "customer waiting" not in html
+
+
+def test_a_customers_reopen_by_mail_is_theirs(
+    ticket: Ticket, agent: Any, customer: Any, settings: Any, tmp_path: Any
+) -> None:
+    settings.HELPDESK_RAW_DIR = tmp_path / "raw"
+    services.ticket_transition(ticket=ticket, to="closed", actor=agent)
+    raw = make_mail(
+        sender=f"Carla Cliente <{customer.email}>",
+        subject=f"Re: [{ticket.reference}] {ticket.subject}",
+        body="Voltou a falhar.",
+    )
+    assert ingest_raw_email(raw, door="pipe").reference == ticket.reference
+    reopen = TicketEvent.objects.filter(ticket=ticket, kind="status").latest("id")
+    assert (reopen.new_value, reopen.actor) == ("open", customer)
+
+
+def test_managers_reach_the_reports_from_the_navigation(manager: Any, agent: Any) -> None:
+    assert 'href="/reports/satisfaction/"' in english(manager).get("/").content.decode()
+    assert 'href="/reports/satisfaction/"' not in english(agent).get("/").content.decode()
+
+
+def test_a_customer_cannot_toggle_availability(customer: Any) -> None:
+    client = Client()
+    client.login(email=customer.email, password=PASSWORD)
+    assert client.post("/availability/", {"available": "0"}).status_code == 404
