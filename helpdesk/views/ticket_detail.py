@@ -140,7 +140,7 @@ def _apply_properties(ticket: Ticket, data: dict[str, Any], actor: Any) -> list[
 @staff_required
 @require_POST
 def ticket_take(request: HttpRequest, reference: str) -> HttpResponse:
-    """"Assumir": assign the ticket to oneself in one click."""
+    """Take it ("Assumir"): assign the ticket to oneself in one click."""
     ticket = _ticket_or_404(request, reference)
     changed = ticket.assigned_to_id != request.user.pk
     if changed:
