@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint messages
+.PHONY: install run test test-deps lint messages
 
 install: $(VENV)/.installed
 
@@ -19,8 +19,18 @@ run: install
 	@echo "Helpdesk on http://127.0.0.1:8000/  (admin: /admin/, SMTP on 127.0.0.1:2525). Ctrl-C stops everything."
 	$(VENV)/bin/honcho start -f Procfile
 
+# Tests that need a system program skip when it is missing (fail when CI is set);
+# the last line of the run lists them. `make test-deps` installs the programs.
 test: install
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The Debian packages of tests/programs.py (Dovecot, Chromium, ...): the full suite.
+test-deps:
+	@debs="$$($(PYTHON) tests/programs.py --debs)"; \
+	sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	echo "apt-get install $$debs"; \
+	$$sudo apt-get update -qq && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$debs >/dev/null
 
 lint: install
 	$(VENV)/bin/ruff check .

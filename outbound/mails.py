@@ -86,7 +86,11 @@ def ticket_context(
     elif message is not None and message.author is not None:
         ctx["actor_name"] = _name(message.author)
     if recipient_user is not None and ticket.created_by_id == recipient_user.pk:
-        for action in ("confirm", "reopen", "rate"):
+        from helpdesk.models import SatisfactionRating
+
+        # Who rated already is not asked again (a ticket closed twice).
+        rated = SatisfactionRating.objects.filter(ticket=ticket).exists()
+        for action in ("confirm", "reopen") if rated else ("confirm", "reopen", "rate"):
             ctx[f"{action}_url"] = absolute(
                 feedback_path(ticket_id=ticket.pk, user_id=recipient_user.pk, action=action)
             )
@@ -150,7 +154,7 @@ def build_email(payload: dict[str, Any], connection: Any = None) -> EmailMultiAl
 
 # Replies carry their files, so people who work from their mail client have
 # them; notices about other events point to the ticket instead.
-WITH_ATTACHMENTS = frozenset({"agent_reply", "customer_reply"})
+WITH_ATTACHMENTS = frozenset({"agent_reply", "customer_reply", "new_ticket"})
 
 
 def attach_files(mail: EmailMultiAlternatives, message: Message) -> None:

@@ -333,10 +333,21 @@ def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
     INSERT of outbox rows and of their Message-IDs for all of them."""
     agents = Agents()
     folded = _folded_statuses(changes)  # id(reply) -> the status change it carries
+    reopens = _folded_reopens(changes)
     carried = {id(status) for status in folded.values()}
+    carried_reopens = {id(status) for status in reopens.values()}
+    folded.update(reopens)
     plans = [(c, plan(c, agents)) for c in changes if not c.quiet]
     plans = [
-        (c, [p for p in planned if not (id(c) in carried and p.name in REQUESTER_STATUS)])
+        (
+            c,
+            [
+                p
+                for p in planned
+                if not (id(c) in carried and p.name in REQUESTER_STATUS)
+                and not (id(c) in carried_reopens and p.name == Notification.REOPENED)
+            ],
+        )
         for c, planned in plans
     ]
     plans = [(c, planned) for c, planned in plans if planned]
@@ -396,6 +407,27 @@ def _folded_statuses(changes: Sequence[TicketChanged]) -> dict[int, TicketChange
     for c in changes:
         reply = replies.get((c.ticket.pk, getattr(c.actor, "pk", None)))
         if c.kind == "status" and reply is not None and c.new in {Status.RESOLVED, Status.CLOSED}:
+            folded[id(reply)] = c
+    return folded
+
+
+def _folded_reopens(changes: Sequence[TicketChanged]) -> dict[int, TicketChanged]:
+    """id(customer reply) -> the reopen it caused: the agents get ONE mail,
+    the reply saying it reopened the ticket, not a reply and a notice."""
+    replies = {
+        (c.ticket.pk, getattr(c.actor, "pk", None)): c
+        for c in changes
+        if c.kind == "reply" and c.message is not None and not _is_staff(c.message.author)
+    }
+    folded: dict[int, TicketChanged] = {}
+    for c in changes:
+        reply = replies.get((c.ticket.pk, getattr(c.actor, "pk", None)))
+        if (
+            c.kind == "status"
+            and reply is not None
+            and c.old in {Status.RESOLVED, Status.CLOSED}
+            and c.new in {Status.OPEN, Status.IN_PROGRESS}
+        ):
             folded[id(reply)] = c
     return folded
 

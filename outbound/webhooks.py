@@ -20,6 +20,7 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from outbound import netguard
 from outbound.conf import webhook_timeout
@@ -84,9 +85,14 @@ def slack_text(data: dict[str, Any]) -> str:
         event = str(_choice_label(WebhookEvent, data["event"], data["event"]))
         status = str(_choice_label(Status, data["status"], data["status"]))
         priority = str(_choice_label(Priority, data["priority"], data["priority"]))
+        assignee = data.get("assignee") or {}
+        assigned = ""
+        if data["event"] == WebhookEvent.TICKET_ASSIGNED and assignee:
+            name = assignee.get("name") or assignee.get("email") or ""
+            assigned = " · " + _("assigned to %(name)s") % {"name": _slack_escape(name)}
     who = (data.get("requester") or {}).get("name") or (data.get("requester") or {}).get("email")
     text = f"*{event}*: <{data['url']}|{data['reference']}> {_slack_escape(data['subject'])}"
-    return f"{text} ({status}, {priority}){' - ' + _slack_escape(who) if who else ''}"
+    return f"{text} ({status}, {priority}){' - ' + _slack_escape(who) if who else ''}{assigned}"
 
 
 def _choice_label(choices: Any, value: str, default: str) -> Any:

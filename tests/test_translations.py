@@ -2,10 +2,13 @@
 
 import gettext
 import re
+import subprocess
 from pathlib import Path
 
+import pytest
 from django.utils import translation
 
+from tests.programs import locate
 from tickets.states import Priority, Status
 
 PO = Path(__file__).resolve().parents[1] / "locale" / "pt_BR" / "LC_MESSAGES" / "django.po"
@@ -41,3 +44,21 @@ def test_the_catalogue_has_no_untranslated_or_fuzzy_entries() -> None:
         if "\\" not in i and compiled.gettext(i) == i and f'msgid "{i}"\nmsgstr "{i}"' not in text
     ]
     assert stale == []
+
+
+@pytest.mark.requires_program("msgfmt")
+def test_msgfmt_accepts_the_catalogue_and_compiles_what_is_committed(tmp_path: Path) -> None:
+    # msgfmt --check: placeholders (python-format) agree between msgid and msgstr,
+    # and plural forms match the header; then the committed .mo is what it compiles.
+    compiled = tmp_path / "django.mo"
+    result = subprocess.run(
+        [locate("msgfmt") or "msgfmt", "--check", "-o", str(compiled), str(PO)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    with compiled.open("rb") as fresh, PO.with_suffix(".mo").open("rb") as committed:
+        fresh_catalog = gettext.GNUTranslations(fresh)._catalog  # type: ignore[attr-defined]
+        committed_catalog = gettext.GNUTranslations(committed)._catalog  # type: ignore[attr-defined]
+    assert fresh_catalog == committed_catalog, "run `make messages`"

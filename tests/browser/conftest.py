@@ -6,7 +6,6 @@ test gets a fresh context (cookies) from pytest-playwright.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,12 +15,13 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Dialog, Page, Request
 
 from tests.conftest import PASSWORD
+from tests.programs import locate
 
 # Playwright's sync API runs an event loop in this thread; the Django ORM calls
 # the tests make between browser steps are still plain synchronous code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = os.environ.get("HELPDESK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("HELPDESK_CHROMIUM") or locate("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -35,12 +35,8 @@ CHROMIUM_ARGS = [
 ]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if shutil.which(CHROMIUM) is None:
-        skip = pytest.mark.skip(reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-        for item in items:
-            if "browser" in item.keywords:
-                item.add_marker(skip)
+# Every test here is marked `browser`: tests/conftest.py skips it when Chromium
+# is missing (or fails it when CI is set), before live_server or the browser start.
 
 
 @pytest.fixture(scope="session")

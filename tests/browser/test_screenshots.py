@@ -40,7 +40,8 @@ def artifact_dir(name: str) -> Path:
     if wanted and name in README_SHOTS:
         path = Path(wanted)
     else:
-        path = Path(django_settings.DATA_DIR) / "test-artifacts"
+        # ./var, not the run's data dir: tests/settings.py removes that at exit.
+        path = Path(django_settings.BASE_DIR) / "var" / "test-artifacts"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -11,13 +11,18 @@ from django.test import Client
 from django.utils import timezone
 
 from helpdesk.accounts import user_create
+from helpdesk.models import SatisfactionRating
 from helpdesk.roles import Role
 from mailgateway.ingest import ingest_raw_email
+from outbound.mails import build_email
+from outbound.models import OutboxItem
+from outbound.webhooks import slack_text, ticket_payload
 from tests.conftest import PASSWORD
 from tests.helpdesk.conftest import client_for
 from tests.mailgateway.conftest import make_mail
 from tickets import services
 from tickets.models import Message, Ticket, TicketEvent
+from tickets.services import NewAttachment
 
 
 def english(user: Any) -> Client:
@@ -146,3 +151,74 @@ def test_a_customer_cannot_toggle_availability(customer: Any) -> None:
     client = Client()
     client.login(email=customer.email, password=PASSWORD)
     assert client.post("/availability/", {"available": "0"}).status_code == 404
+
+
+# One act, one mail; and what each mail carries.
+
+
+def mails_to(email: str, ticket: Ticket) -> list[OutboxItem]:
+    return list(OutboxItem.objects.filter(recipient=email, ticket=ticket).order_by("id"))
+
+
+def test_a_customers_reply_that_reopens_sends_the_agent_one_mail(
+    ticket: Ticket, agent: Any, customer: Any
+) -> None:
+    agent.language = "en"
+    agent.save(update_fields=["language"])
+    services.ticket_assign(ticket=ticket, assignee=agent, actor=agent)
+    services.ticket_transition(ticket=ticket, to="resolved", actor=agent)
+    before = len(mails_to(agent.email, ticket))
+    services.ticket_reply_add(ticket=ticket, author=customer, body="Voltou a falhar.")
+    ticket.refresh_from_db()
+    assert ticket.status == "open"
+    new = mails_to(agent.email, ticket)[before:]
+    assert [i.event for i in new] == ["customer_reply"]
+    mail = build_email(new[0].payload)
+    assert "The reply reopened the ticket" in mail.body and "Voltou a falhar." in mail.body
+
+
+def test_a_customer_who_rated_is_not_asked_again(ticket: Ticket, agent: Any, customer: Any) -> None:
+    services.ticket_transition(ticket=ticket, to="closed", actor=agent)
+    [first] = [i for i in mails_to(customer.email, ticket) if i.event == "ticket_closed"]
+    assert build_email(first.payload).body.count("/feedback/") == 2  # rate, reopen
+    SatisfactionRating.objects.create(ticket=ticket, user=customer, score=5)
+    services.ticket_transition(ticket=ticket, to="open", actor=agent)
+    services.ticket_transition(ticket=ticket, to="closed", actor=agent)
+    second = [i for i in mails_to(customer.email, ticket) if i.event == "ticket_closed"][-1]
+    built = build_email(second.payload)
+    assert built.body.count("/feedback/") == 1  # reopen only
+    assert "Como foi" not in built.body and ticket.reference in built.body
+    assert "Como foi" not in built.alternatives[0][0]
+
+
+def test_the_new_ticket_notice_carries_the_customers_files(
+    customer: Any, agent: Any, category: Any
+) -> None:
+    ticket = services.ticket_create(
+        requester=customer,
+        subject="Nota fiscal",
+        body="Segue a nota.",
+        category=category,
+        attachments=[NewAttachment(name="nota.pdf", content_type="application/pdf", content=b"%PDF")],
+    )
+    [notice] = [i for i in mails_to(agent.email, ticket) if i.event == "new_ticket"]
+    assert [name for name, _c, _t in build_email(notice.payload).attachments] == ["nota.pdf"]
+
+
+def test_slack_assignment_posts_name_the_assignee(ticket: Ticket, agent: Any) -> None:
+    data = ticket_payload(ticket, "ticket.assigned", new=agent.email, actor=agent)
+    data["assignee"] = {"name": "Ana Agente", "email": agent.email}
+    assert "Ana Agente" in slack_text(data)
+
+
+def test_customers_see_no_requester_card_of_themselves_nor_saved_views(
+    ticket: Ticket, customer: Any, agent: Any
+) -> None:
+    services.ticket_cc_add(ticket=ticket, email="chefe@cliente.com.br", name="Chefe")
+    page = english(customer).get(ticket.get_absolute_url()).content.decode()
+    assert 'id="people-h"' not in page and "chefe@cliente.com.br" in page
+    assert "order-first order-lg-0" in page  # status and "Was this solved?" first on a phone
+    assert 'id="views-h"' not in english(customer).get("/tickets/").content.decode()
+    staff_page = english(agent).get(ticket.get_absolute_url()).content.decode()
+    assert 'id="people-h"' in staff_page and "order-first" not in staff_page
+    assert 'id="views-h"' in english(agent).get("/tickets/").content.decode()

@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
+from tests.conftest import require_program
 from tickets import services
 from tickets.models import Ticket
 from tickets.services import NewAttachment
@@ -19,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_backup_then_restore_brings_tickets_and_files_back(
     tmp_path: Path, settings: Any, customer: Any, capsys: Any
 ) -> None:
+    if connection.vendor == "postgresql":
+        require_program("pg_dump")  # and pg_restore: Debian's postgresql-client
     settings.DATA_DIR = tmp_path / "data"
     settings.HELPDESK_RAW_DIR = settings.DATA_DIR / "raw"
     ticket = services.ticket_create(

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import require_program
 from tests.mailgateway.dovecot import Dovecot, OAuthServer, start_dovecot, stop_dovecot
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "email"
@@ -73,6 +74,7 @@ def oauth_server() -> Iterator[OAuthServer]:
 
 @pytest.fixture(scope="session")
 def dovecot(oauth_server: OAuthServer) -> Iterator[Dovecot]:
+    require_program("dovecot")  # tests/conftest.py checks it already; a fixture user is sure
     server = start_dovecot(oauth_server)
     yield server
     stop_dovecot(server)

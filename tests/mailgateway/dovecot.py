@@ -24,8 +24,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
-DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
+from tests.programs import locate
+
+# tests/conftest.py skips (or, with CI set, fails) every test using the dovecot
+# fixture when these are missing (Debian: dovecot-imapd, dovecot-core).
+DOVECOT = locate("dovecot") or "/usr/sbin/dovecot"
+DOVEADM = locate("doveadm") or "/usr/bin/doveadm"
 POOL = 60  # accounts created at start, one per test that needs a clean mailbox
 
 

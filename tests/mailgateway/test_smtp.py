@@ -1,5 +1,5 @@
 """The SMTP/LMTP door against a real listener on a free 127.0.0.1 port, with real
-clients (smtplib, swaks, raw sockets)."""
+clients (smtplib and raw sockets: no system program needed)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from email.message import EmailMessage
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -153,36 +154,16 @@ def test_it_answers_451_and_stores_nothing_while_the_database_fails_then_takes_t
     ]
 
 
-def test_swaks_delivers_a_mail_with_an_attachment(
-    smtp_server: SimpleNamespace, tmp_path: Path
-) -> None:
-    report = tmp_path / "relatorio.csv"
-    report.write_bytes(b"a,b\n1,2\n")
-    proc = subprocess.run(
-        [
-            "swaks",
-            "--server",
-            f"{smtp_server.host}:{smtp_server.port}",
-            "--from",
-            "carla@cliente.com.br",
-            "--to",
-            "support@example.com",
-            "--header",
-            "Subject: Relatorio com anexo",
-            "--body",
-            "Segue o relatorio.",
-            "--attach-type",
-            "text/csv",
-            "--attach-name",
-            "relatorio.csv",
-            "--attach",
-            f"@{report}",
-        ],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-500:]
+def test_a_mail_with_an_attachment_arrives_with_its_file(smtp_server: SimpleNamespace) -> None:
+    # What `swaks --attach` sends: multipart/mixed, the file base64-encoded.
+    msg = EmailMessage()
+    msg["From"] = "carla@cliente.com.br"
+    msg["To"] = "support@example.com"
+    msg["Subject"] = "Relatorio com anexo"
+    msg["Message-ID"] = "<anexo-1@cliente.com.br>"
+    msg.set_content("Segue o relatorio.")
+    msg.add_attachment(b"a,b\n1,2\n", maintype="text", subtype="csv", filename="relatorio.csv")
+    assert send(smtp_server, crlf(msg.as_bytes())) == {}
     ticket = Ticket.objects.get()
     assert ticket.subject == "Relatorio com anexo"
     attachment = Attachment.objects.get()
@@ -190,14 +171,42 @@ def test_swaks_delivers_a_mail_with_an_attachment(
     assert attachment.file.read() == b"a,b\n1,2\n"
 
 
-def test_swaks_to_an_unknown_recipient_is_refused(smtp_server: SimpleNamespace) -> None:
-    proc = subprocess.run(
-        ["swaks", "--server", f"{smtp_server.host}:{smtp_server.port}",
-         "--from", "a@b.org", "--to", "relay@elsewhere.org"],
-        capture_output=True, timeout=60, check=False,
+def test_a_pipelined_session_gets_every_answer_in_order(smtp_server: SimpleNamespace) -> None:
+    # A client that pipelines (RFC 2920) writes the whole transaction before
+    # reading; the answers must come back one per command, in order.
+    mail = crlf(make_mail(subject="Pipelined")) + b".\r\n"
+    session = (
+        b"EHLO client.example\r\nMAIL FROM:<carla@cliente.com.br>\r\n"
+        b"RCPT TO:<relay@elsewhere.org>\r\nRCPT TO:<support@example.com>\r\nDATA\r\n"
+    )
+    with socket.create_connection((smtp_server.host, smtp_server.port), timeout=60) as sock:
+        assert sock.recv(1024).startswith(b"220")
+        sock.sendall(session)
+        out = b""
+        while b"354" not in out:
+            out += sock.recv(4096) or b"EOF"
+        sock.sendall(mail + b"QUIT\r\n")
+        while not out.endswith(b"EOF") and b"221" not in out:
+            out += sock.recv(4096) or b"EOF"
+    codes = [line[:3] for line in out.split(b"\r\n") if line[:3].isdigit() and line[3:4] == b" "]
+    assert codes == [b"250", b"250", b"550", b"250", b"354", b"250", b"221"], out
+    assert b"550 5.1.1" in out
+    assert InboundMessage.objects.get().envelope_rcpts == ["support@example.com"]
+    assert Ticket.objects.get().subject == "Pipelined"
+
+
+def test_a_session_with_only_unknown_recipients_relays_nothing(
+    smtp_server: SimpleNamespace,
+) -> None:
+    # The dialogue a plain client (swaks --to relay@elsewhere.org) goes through.
+    out = _dialogue(
+        smtp_server,
+        [b"EHLO x\r\n", b"MAIL FROM:<a@b.org>\r\n", b"RCPT TO:<relay@elsewhere.org>\r\n",
+         b"DATA\r\n"],
     )  # fmt: skip
-    assert proc.returncode != 0
-    assert b"550 5.1.1" in proc.stdout
+    assert b"550 5.1.1" in out
+    assert b"354" not in out and b"503" in out  # no DATA without a recipient
+    assert InboundMessage.objects.count() == 0
 
 
 def crlf(raw: bytes) -> bytes:
