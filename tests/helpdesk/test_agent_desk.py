@@ -199,7 +199,9 @@ def test_the_new_ticket_notice_carries_the_customers_files(
         subject="Nota fiscal",
         body="Segue a nota.",
         category=category,
-        attachments=[NewAttachment(name="nota.pdf", content_type="application/pdf", content=b"%PDF")],
+        attachments=[
+            NewAttachment(name="nota.pdf", content_type="application/pdf", content=b"%PDF")
+        ],
     )
     [notice] = [i for i in mails_to(agent.email, ticket) if i.event == "new_ticket"]
     assert [name for name, _c, _t in build_email(notice.payload).attachments] == ["nota.pdf"]
