@@ -40,7 +40,7 @@ INSTALLED_APPS = [
     # which also delivers the outbox (Django takes the first app's command).
     "outbound",
     "django_tasks",
-    "django_tasks_db",
+    "outbound.apps.TasksDatabaseConfig",  # django_tasks_db, with a translated name
     "anymail",
 ]
 
@@ -78,6 +78,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
+                "helpdesk.context_processors.brand",
             ],
         },
     },
@@ -133,6 +134,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "pt-br"
 LANGUAGES = [("pt-br", _("Portuguese (Brazil)")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date style per language (config/formats/__init__.py says why).
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = env("TIME_ZONE", "America/Sao_Paulo")
 USE_I18N = True
 USE_TZ = True

@@ -2,9 +2,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.models import Group, Permission
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.accounts import user_set_role
@@ -34,8 +37,44 @@ class UserCreationForm(forms.ModelForm):  # type: ignore[type-arg]
         return user
 
 
+# Django stores permission names in English when it creates them ("Can add
+# ticket event"); the four it makes for every model are named here again in
+# the reader's language, after the model's translated name.
+PERMISSION_ACTIONS = {
+    "add": _("Can add"),
+    "change": _("Can change"),
+    "delete": _("Can delete"),
+    "view": _("Can view"),
+}
+
+
+def permission_label(permission: Permission) -> str:
+    action, _sep, model = permission.codename.partition("_")
+    if action in PERMISSION_ACTIONS and model == permission.content_type.model:
+        return f"{permission.content_type} | {PERMISSION_ACTIONS[action]}"
+    return f"{permission.content_type} | {gettext(permission.name)}"
+
+
+class TranslatedPermissions:
+    """Permission pickers that read in the reader's language."""
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
+        if field is not None and db_field.related_model is Permission:
+            field.label_from_instance = permission_label
+        return field
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(TranslatedPermissions, BaseGroupAdmin):
+    pass
+
+
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
+class UserAdmin(TranslatedPermissions, BaseUserAdmin):  # type: ignore[type-arg]
     form = UserChangeForm
     add_form = UserCreationForm
     ordering = ("email",)

@@ -65,10 +65,11 @@ def _name_assignees(events: list[TicketEvent]) -> None:
 
 def _mail_verdicts(messages: list[Message]) -> dict[int, dict[str, Any]]:
     """Threading verdicts of the mail entries, in one query."""
+    from mailgateway import verdicts
     from mailgateway.models import InboundMessage
 
     mail_ids = [m.pk for m in messages if m.source == "email"]
     if not mail_ids:
         return {}
     rows = InboundMessage.objects.filter(entry_id__in=mail_ids).values_list("entry_id", "verdict")
-    return {entry_id: verdict or {} for entry_id, verdict in rows}
+    return {entry_id: verdicts.for_display(verdict or {}) for entry_id, verdict in rows}

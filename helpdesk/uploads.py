@@ -16,8 +16,9 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.template.defaultfilters import filesizeformat
+from django.utils import formats
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from tickets.services import NewAttachment
 
@@ -50,19 +51,34 @@ def extension_of(name: str) -> str:
     return PurePath(name.replace("\\", "/")).suffix.lower()
 
 
+def sizes_apart(size: int, limit: int) -> tuple[str, str]:
+    """Two sizes written so that they differ when they do: filesizeformat
+    gives "20,0 MB" both for a 21,000,000-byte file and for the 20 MiB limit.
+    Megabytes with two decimals, else the exact numbers of bytes."""
+
+    def megabytes(n: int) -> str:
+        value = formats.number_format(round(n / 1024 / 1024, 2), 2, use_l10n=True)
+        return _("%(mb)s MB") % {"mb": value}
+
+    def in_bytes(n: int) -> str:
+        value = formats.number_format(n, use_l10n=True, force_grouping=True)
+        return ngettext("%(bytes)s byte", "%(bytes)s bytes", n) % {"bytes": value}
+
+    if megabytes(size) != megabytes(limit):
+        return megabytes(size), megabytes(limit)
+    return in_bytes(size), in_bytes(limit)
+
+
 def check_file(upload: UploadedFile) -> None:
     """Raise ValidationError naming the file when it breaks a limit."""
     name = upload.name or ""
     size = upload.size or 0
     if size > max_bytes():
+        shown_size, shown_limit = sizes_apart(size, max_bytes())
         raise ValidationError(
             _("%(name)s is %(size)s; the limit is %(limit)s per file."),
             code="too_large",
-            params={
-                "name": name,
-                "size": filesizeformat(size),
-                "limit": filesizeformat(max_bytes()),
-            },
+            params={"name": name, "size": shown_size, "limit": shown_limit},
         )
     ext = extension_of(name)
     allowed = allowed_extensions()

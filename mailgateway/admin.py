@@ -15,7 +15,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -23,6 +23,7 @@ from mailgateway import store
 from mailgateway.errors import InboundError
 from mailgateway.ingest import Vouch, reprocess
 from mailgateway.models import InboundMessage
+from mailgateway.verdicts import summary
 from tickets import services
 from tickets.models import Ticket
 
@@ -115,7 +116,11 @@ class InboundMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=_("verdict"))
     def verdict_pretty(self, obj: InboundMessage) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(obj.verdict, indent=2, ensure_ascii=False))
+        # The rejected candidates in words, then the stored verdict as it is.
+        lines = format_html_join("", "<li>{}</li>", ((line,) for line in summary(obj.verdict)))
+        rejected = format_html("<p>{}</p><ul>{}</ul>", _("Rejected candidates:"), lines)
+        raw = json.dumps(obj.verdict, indent=2, ensure_ascii=False)
+        return format_html("{}<pre>{}</pre>", rejected if lines else "", raw)
 
     @admin.display(description=_("raw mail"))
     def raw_link(self, obj: InboundMessage) -> str:

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from mailgateway import verdicts
 from mailgateway.parse import InboundEmail
 from outbound.models import OutboxItem, reply_is_internal
 from outbound.tokens import ReplyToken, parse_reply_address
@@ -48,9 +49,17 @@ class Verdict:
     dmarc: str = "none"
     candidates: list[dict[str, Any]] = field(default_factory=list)
 
-    def reject(self, rule: str, ticket: Ticket | None, reason: str) -> None:
+    def reject(
+        self, rule: str, ticket: Ticket | None, reason: str, *, reference: str | None = None
+    ) -> None:
+        """reason: one of mailgateway.verdicts' codes (staff read it translated);
+        reference: the ticket named when there is no such ticket."""
         self.candidates.append(
-            {"rule": rule, "ticket": ticket.reference if ticket else None, "reason": reason}
+            {
+                "rule": rule,
+                "ticket": ticket.reference if ticket else reference,
+                "reason": reason,
+            }
         )
         if ticket is not None and self.linked_to is None:
             self.linked_to = ticket
@@ -145,16 +154,16 @@ def find_thread(
                 verdict.authenticated_by = proved
                 verdict.internal_reply = answers_staff_notice(mail)
                 return True
-            verdict.reject(rule, ticket, "agent address without token or DMARC pass")
+            verdict.reject(rule, ticket, verdicts.AGENT_UNPROVEN)
             return False
         if verdict.dmarc == "fail":
-            verdict.reject(rule, ticket, "DMARC fail")
+            verdict.reject(rule, ticket, verdicts.DMARC_FAIL)
             return False
         if sender and is_participant(ticket, sender):
             if verdict.dmarc == "pass":
                 verdict.authenticated_by = "dmarc"
             return True
-        verdict.reject(rule, ticket, "sender is not a participant")
+        verdict.reject(rule, ticket, verdicts.NOT_PARTICIPANT)
         return False
 
     found: tuple[str, Ticket] | None = None
@@ -164,7 +173,7 @@ def find_thread(
             continue
         ticket = Ticket.objects.filter(pk=token.ticket_id).select_related("created_by").first()
         if ticket is None:
-            verdict.reject("token", None, "ticket no longer exists")
+            verdict.reject("token", None, verdicts.TICKET_GONE)
         elif may_attach("token", ticket, token):
             found = ("token", ticket)
             break
@@ -181,7 +190,7 @@ def find_thread(
             else None
         )
         if reference and ticket is None:
-            verdict.reject("subject", None, f"{reference} does not exist")
+            verdict.reject("subject", None, verdicts.NO_SUCH_REFERENCE, reference=reference)
         if ticket is not None and may_attach("subject", ticket):
             found = ("subject", ticket)
     if found is None:
@@ -192,7 +201,7 @@ def find_thread(
     if ticket.status == Status.CLOSED:
         window = timedelta(days=settings.HELPDESK_REOPEN_WINDOW_DAYS)
         if ticket.closed_at is not None and ticket.closed_at < timezone.now() - window:
-            verdict.reject(rule, ticket, "closed longer than the reopen window")
+            verdict.reject(rule, ticket, verdicts.REOPEN_WINDOW)
             verdict.linked_to = ticket
             verdict.staff = False
             return verdict

@@ -3,6 +3,7 @@ templates with a preview, and webhook endpoints with their history."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 from django import forms
@@ -15,6 +16,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django_tasks_db.admin import DBTaskResultAdmin
+from django_tasks_db.models import DBTaskResult
 
 from outbound import webhooks
 from outbound.bounces import clear_bouncing
@@ -23,6 +26,7 @@ from outbound.models import (
     BouncingAddress,
     DeliveryAttempt,
     EmailTemplate,
+    Notification,
     NotificationOptOut,
     NotificationSetting,
     OutboxItem,
@@ -58,7 +62,7 @@ class OutboxItemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = (
         "id",
         "kind",
-        "event",
+        "event_label",
         "recipient",
         "status",
         "attempts",
@@ -87,9 +91,21 @@ class OutboxItemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "last_error",
         "created_at",
         "sent_at",
-        "payload",
+        "payload_pretty",
     )
-    exclude = ()
+    exclude = ("payload",)
+
+    @admin.display(description=_("event"), ordering="event")
+    def event_label(self, obj: OutboxItem) -> str:
+        """The mail's or webhook's kind by its name, not its code ("agent_reply")."""
+        for choices in (Notification, WebhookEvent):
+            if obj.event in choices.values:
+                return str(choices(obj.event).label)
+        return obj.event
+
+    @admin.display(description=_("payload"))
+    def payload_pretty(self, obj: OutboxItem) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -201,7 +217,7 @@ class WebhookEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
         try:
             check_url(url)
         except UnsafeURL as exc:
-            raise forms.ValidationError(str(exc)) from None
+            raise forms.ValidationError(exc.translated()) from None
         return url
 
     def clean(self) -> dict[str, Any]:
@@ -211,7 +227,7 @@ class WebhookEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
             try:
                 check_target(url, allow_private=False)
             except UnsafeURL as exc:
-                self.add_error("url", str(exc))
+                self.add_error("url", exc.translated())
         return data
 
 
@@ -259,3 +275,16 @@ class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             ),
             messages.SUCCESS,
         )
+
+
+class TaskResultAdmin(DBTaskResultAdmin):
+    """django-tasks-db's admin with the two column titles it leaves untranslated
+    (registered in outbound.apps.TasksDatabaseConfig)."""
+
+    @admin.display(description=_("traceback"))
+    def formatted_traceback(self, obj: DBTaskResult[Any, Any]) -> str:
+        return str(super().formatted_traceback(obj))
+
+    @admin.display(description=_("run after"))
+    def display_run_after(self, obj: DBTaskResult[Any, Any]) -> Any:
+        return super().display_run_after(obj)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from email.utils import parseaddr
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 # 1 min, doubling, capped at 6 h: 1, 2, 4, 8, 16, 32 min, 1 h 4 min, ... 6 h.
 DEFAULT_BACKOFF = [min(60 * 2**n, 6 * 3600) for n in range(10)]
@@ -35,9 +36,11 @@ def webhook_timeout() -> tuple[float, float]:
 
 
 def support_name() -> str:
-    """The display name mail is sent under: "Support", or "Ana via Support"."""
+    """The helpdesk's name, in the pages' header, in mails and as the name mail
+    is sent under ("Ana via Central de atendimento"): HELPDESK_SUPPORT_NAME, else
+    the name in DEFAULT_FROM_EMAIL, else "Helpdesk" in the active language."""
     configured = getattr(settings, "HELPDESK_SUPPORT_NAME", "")
     if configured:
         return str(configured)
     name, _ = parseaddr(settings.DEFAULT_FROM_EMAIL)
-    return name or "Support"
+    return name or gettext("Helpdesk")

@@ -9,8 +9,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.urls import NoReverseMatch
+from django.utils import translation
+from django.utils.functional import lazy
 
 from helpdesk.feedback import feedback_path
+from outbound.conf import support_name
 from outbound.emails import Recipient, make_message
 from tickets.models import Message, Ticket
 from tickets.states import Priority, Status
@@ -97,8 +100,25 @@ def ticket_context(
     return ctx
 
 
-def _site_name() -> str:
-    return str(getattr(settings, "HELPDESK_SITE_NAME", "") or "Helpdesk")
+# The helpdesk's name, lazy: the mail is rendered in its recipient's language.
+_site_name = lazy(support_name, str)
+
+
+def _from_name(queued: str) -> str:
+    """The sender name of a queued mail in the active (the recipient's) language:
+    it was written when the mail was queued, in whatever language was active
+    then, so a default name ("Helpdesk", "Ana via Helpdesk") is put in this one."""
+    here = support_name()
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            there = support_name()
+        if there == here:
+            continue
+        if queued == there:
+            return here
+        if queued.endswith(f" via {there}"):
+            return queued.removesuffix(there) + here
+    return queued
 
 
 def build_email(payload: dict[str, Any], connection: Any = None) -> EmailMultiAlternatives:
@@ -137,11 +157,13 @@ def build_email(payload: dict[str, Any], connection: Any = None) -> EmailMultiAl
         user_id=payload.get("user_id"),
         is_staff=bool(payload.get("is_staff")),
     )
+    with translation.override(recipient.language):
+        from_name = _from_name(payload["from_name"])
     mail = make_message(
         payload["template"],
         recipient,
         ctx,
-        from_name=payload["from_name"],
+        from_name=from_name,
         from_email=payload["from_email"],
         reply_to=payload.get("reply_to", ""),
         headers=payload.get("headers", {}),

@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -30,7 +32,18 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class UnsafeURL(ValueError):
-    """The URL may not be fetched: wrong scheme, no host, or a private address."""
+    """The URL may not be fetched: wrong scheme, no host, or a private address.
+
+    str() is English, for logs and the outbox's last_error; translated() is the
+    same in the active language, for the admin's form."""
+
+    def __init__(self, message: Any, **params: Any) -> None:
+        self.message, self.params = message, params
+        with translation.override("en"):
+            super().__init__(self.translated())
+
+    def translated(self) -> str:
+        return str(self.message) % self.params
 
 
 def _is_public(ip: IPAddress) -> bool:
@@ -51,11 +64,11 @@ def check_url(url: str) -> tuple[str, int]:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise UnsafeURL(f"not a valid URL: {exc}") from None
+        raise UnsafeURL(_("not a valid URL: %(error)s"), error=exc) from None
     if parts.scheme not in {"http", "https"}:
-        raise UnsafeURL("only http and https URLs are allowed")
+        raise UnsafeURL(_("only http and https URLs are allowed"))
     if not parts.hostname:
-        raise UnsafeURL("the URL has no host")
+        raise UnsafeURL(_("the URL has no host"))
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
@@ -68,17 +81,19 @@ def resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeURL(f"cannot resolve {host!r}: {exc}") from None
+        raise UnsafeURL(_("cannot resolve %(host)r: %(error)s"), host=host, error=exc) from None
     addresses: list[str] = []
     for info in infos:
         text = str(info[4][0]).split("%", 1)[0]
         ip = ipaddress.ip_address(text)
         if not allow_private and not _is_public(ip):
-            raise UnsafeURL(f"{host!r} resolves to a non-public address ({ip})")
+            raise UnsafeURL(
+                _("%(host)r resolves to a non-public address (%(ip)s)"), host=host, ip=ip
+            )
         if text not in addresses:
             addresses.append(text)
     if not addresses:
-        raise UnsafeURL(f"cannot resolve {host!r}")
+        raise UnsafeURL(_("cannot resolve %(host)r"), host=host)
     return addresses
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from outbound import netguard
@@ -82,7 +83,7 @@ def ticket_payload(
 def slack_text(data: dict[str, Any]) -> str:
     """One readable line for a chat channel, in the site's language."""
     with translation.override(settings.LANGUAGE_CODE):
-        event = str(_choice_label(WebhookEvent, data["event"], data["event"]))
+        event = str(_choice_label(WebhookEvent, data["event"], _event_label(data["event"])))
         status = str(_choice_label(Status, data["status"], data["status"]))
         priority = str(_choice_label(Priority, data["priority"], data["priority"]))
         assignee = data.get("assignee") or {}
@@ -93,6 +94,10 @@ def slack_text(data: dict[str, Any]) -> str:
     who = (data.get("requester") or {}).get("name") or (data.get("requester") or {}).get("email")
     text = f"*{event}*: <{data['url']}|{data['reference']}> {_slack_escape(data['subject'])}"
     return f"{text} ({status}, {priority}){' - ' + _slack_escape(who) if who else ''}{assigned}"
+
+
+def _event_label(event: str) -> str:
+    return gettext("Test event") if event == TEST_EVENT else event
 
 
 def _choice_label(choices: Any, value: str, default: str) -> Any:
@@ -213,14 +218,23 @@ def _short(exc: BaseException) -> str:
     return str(exc)[:300]
 
 
+TEST_EVENT = "test"
+
+
+def sample_subject() -> str:
+    """The test event's subject, in the site's language (a channel's readers)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return gettext("Test event from the helpdesk")
+
+
 def enqueue_test(endpoint: WebhookEndpoint) -> None:
     """The admin's "send test event": a sample payload, queued like any other."""
     data = {
-        "event": "test",
+        "event": TEST_EVENT,
         "id": uuid.uuid4().hex,
         "occurred_at": timezone.now().isoformat(),
         "reference": "HD-0000-0000",
-        "subject": "Test event from the helpdesk",
+        "subject": sample_subject(),
         "status": Status.OPEN,
         "priority": Priority.MEDIUM,
         "requester": None,

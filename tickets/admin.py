@@ -3,6 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from tickets import access
 from tickets.models import Attachment, Category, Message, Team, Ticket, TicketCC, TicketEvent
@@ -26,9 +27,21 @@ class MessageInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-class EventInline(ReadOnlyInline):
+class EventValues:
+    """The audit trail's from/to columns with status and priority codes translated."""
+
+    @admin.display(description=_("from"), ordering="old_value")
+    def old(self, obj: TicketEvent) -> str:
+        return obj.value_label(obj.old_value)
+
+    @admin.display(description=_("to"), ordering="new_value")
+    def new(self, obj: TicketEvent) -> str:
+        return obj.value_label(obj.new_value)
+
+
+class EventInline(EventValues, ReadOnlyInline):
     model = TicketEvent
-    fields = ("created_at", "kind", "actor", "old_value", "new_value")
+    fields = ("created_at", "kind", "actor", "old", "new")
     readonly_fields = fields
 
 
@@ -159,8 +172,10 @@ class AttachmentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(TicketEvent)
-class TicketEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("ticket", "kind", "actor", "old_value", "new_value", "created_at")
+class TicketEventAdmin(EventValues, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("ticket", "kind", "actor", "old", "new", "created_at")
+    fields = ("ticket", "kind", "actor", "old", "new", "created_at")
+    readonly_fields = fields
     list_filter = ("kind", "created_at")
     search_fields = ("ticket__reference", "actor__email")
     list_select_related = ("ticket", "actor")

@@ -320,4 +320,14 @@ class TicketEvent(models.Model):
         indexes: ClassVar = [models.Index(fields=["ticket", "created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.old_value} -> {self.new_value}"
+        old, new = self.value_label(self.old_value), self.value_label(self.new_value)
+        return f"{self.get_kind_display()}: {old} → {new}"
+
+    def value_label(self, value: str) -> str:
+        """An old/new value as people read it: status and priority codes
+        ("in_progress") by their translated labels ("Em andamento")."""
+        if self.kind == self.Kind.STATUS and value in Status.values:
+            return str(Status(value).label)
+        if self.kind == self.Kind.PRIORITY and value in Priority.values:
+            return str(Priority(value).label)
+        return value

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import functools
 import re
+from datetime import datetime
 from typing import Any
 
 from django import forms, template
 from django.forms import BoundField
 from django.forms.renderers import DjangoTemplates
 from django.http import QueryDict
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.dateformat import DateFormat
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from tickets.states import Priority, Status
 
@@ -105,6 +108,28 @@ def datefmt(value: Any, format_name: str = "DATETIME_FORMAT") -> str:
     formatter = DateFormat(value)
     pieces = _format_pieces(str(formats.get_format(format_name)))
     return "".join(str(getattr(formatter, text)()) if letter else text for letter, text in pieces)
+
+
+@register.filter(expects_localtime=True)
+def ago(value: Any) -> str:
+    """How long ago, for lists and threads: "agora", "há 5 min", "há 3 h",
+    "há 2 dias"; after a week the date itself (datefmt's SHORT_DATETIME_FORMAT).
+    Templates put the absolute time beside it, in the <time> element's title."""
+    if not isinstance(value, datetime):
+        return datefmt(value, "SHORT_DATETIME_FORMAT")
+    seconds = (timezone.now() - value).total_seconds()
+    if seconds < 60:
+        return _("just now")
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return _("%(n)d min ago") % {"n": minutes}
+    hours = minutes // 60
+    if hours < 24:
+        return _("%(n)d h ago") % {"n": hours}
+    days = hours // 24
+    if days < 7:
+        return ngettext("%(n)d day ago", "%(n)d days ago", days) % {"n": days}
+    return datefmt(value, "SHORT_DATETIME_FORMAT")
 
 
 @register.filter
