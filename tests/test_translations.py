@@ -37,7 +37,12 @@ def test_the_catalogue_has_no_untranslated_or_fuzzy_entries() -> None:
     # The compiled catalogue must be in step with the source one.
     with PO.with_suffix(".mo").open("rb") as fh:
         compiled = gettext.GNUTranslations(fh)
-    ids = re.findall(r'^msgid "(.+)"$', text, flags=re.MULTILINE)
+    # Entries with a msgctxt ("abbrev. month") are looked up with their context,
+    # plurals by number ("%(bytes)s byte" is the same in both languages).
+    plain = "\n\n".join(
+        e for e in entries if "\nmsgctxt " not in "\n" + e and "\nmsgid_plural " not in e
+    )
+    ids = re.findall(r'^msgid "(.+)"$', plain, flags=re.MULTILINE)
     stale = [
         i
         for i in ids

@@ -72,7 +72,7 @@ def test_it_confirms_to_the_customer_and_tells_the_team(
     assert "Recebemos sua solicitação" in html(confirmation)
     assert confirmation["Auto-Submitted"] == "auto-generated"  # (auto-replied for a mail)
     assert confirmation["X-Auto-Response-Suppress"] == "All"
-    assert parseaddr(confirmation["From"]) == ("Support", "support@example.com")
+    assert parseaddr(confirmation["From"]) == ("Central de atendimento", "support@example.com")
     assert parse_reply_address(confirmation["Reply-To"]) == ReplyToken(ticket.pk, customer.pk)
     assert f"http://127.0.0.1:8000/tickets/{ticket.reference}/" in text(confirmation)
     assert f'href="http://127.0.0.1:8000/tickets/{ticket.reference}/"' in html(confirmation)
@@ -103,7 +103,10 @@ def test_an_agent_reply_goes_to_requester_and_ccs_as_the_agent_via_support(
     assert set(mails) == {customer.email, "chefe@cliente.com.br"}
     [reply] = mails[customer.email]
     assert reply["Subject"] == f"Re: [{ticket.reference}] {ticket.subject}"
-    assert parseaddr(reply["From"]) == ("Bob Agent via Support", "support@example.com")
+    assert parseaddr(reply["From"]) == (
+        "Bob Agent via Central de atendimento",
+        "support@example.com",
+    )
     assert "Please restart it." in text(reply) and "Please restart it." in html(reply)
     assert "Bob\nSupport team" in text(reply)  # the agent's signature
     assert reply["Auto-Submitted"] is None  # written by a person
@@ -140,7 +143,7 @@ def test_a_customer_reply_goes_to_the_assignee_only(
     send_all()
     mails = by_rcpt(smtp_server)
     assert set(mails) == {english_agent.email}
-    assert parseaddr(mails[english_agent.email][0]["From"])[0] == "Carla Cliente via Support"
+    assert parseaddr(mails[english_agent.email][0]["From"])[0] == "Carla Cliente via Helpdesk"
     assert "Still broken" in text(mails[english_agent.email][0])
 
 

@@ -110,12 +110,15 @@ def test_a_mail_conversation_goes_round_and_threads(
     assert entry.author == english_agent and entry.kind == Message.Kind.REPLY
     assert entry.body.strip() == "Please restart it."
 
-    # 4. The customer gets it, from "Bob Agent via Support", threaded.
+    # 4. The customer gets it, from "Bob Agent via Central de atendimento", threaded.
     smtp_server.messages.clear()
     work()
     [(_f, rcpts, answer, raw_answer)] = smtp_server.messages
     assert rcpts == ["carla@cliente.com.br"]
-    assert parseaddr(answer["From"]) == ("Bob Agent via Support", "support@example.com")
+    assert parseaddr(answer["From"]) == (
+        "Bob Agent via Central de atendimento",
+        "support@example.com",
+    )
     assert b"bob@support.example" not in raw_answer
     assert answer["In-Reply-To"] == confirmation["Message-ID"]
     assert answer["References"].split()[0] == "<root.1@cliente.com.br>"
