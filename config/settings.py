@@ -226,8 +226,9 @@ HELPDESK_OUTBOX_MAX_ATTEMPTS = envint("HELPDESK_OUTBOX_MAX_ATTEMPTS", 12)
 # rest are kept as "skipped" in the outbox, so a storm never floods a mailbox.
 HELPDESK_NOTIFY_MAX_PER_HOUR = envint("HELPDESK_NOTIFY_MAX_PER_HOUR", 30)
 HELPDESK_OUTBOX_SENDING_TIMEOUT = envint("HELPDESK_OUTBOX_SENDING_TIMEOUT", 600)
-# The sender name of notifications (default: the name in DEFAULT_FROM_EMAIL,
-# else "Support"); agents' replies go out as "Ana via Support".
+# The helpdesk's name in the pages' header, in mails and as their sender name
+# (default: the name in DEFAULT_FROM_EMAIL, else "Helpdesk" translated: "Central
+# de atendimento"); agents' replies go out as "Ana via Central de atendimento".
 HELPDESK_SUPPORT_NAME = env("HELPDESK_SUPPORT_NAME")
 
 HELPDESK_SUPPORT_ADDRESS = env("HELPDESK_SUPPORT_ADDRESS", "support@example.com")

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.template import TemplateSyntaxError
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from outbound.emails import Recipient, render_email
 from outbound.mails import ticket_context
@@ -35,23 +36,24 @@ def _sample() -> tuple[Ticket, Message, Any]:
     user_model = get_user_model()
     customer = user_model(pk=0, email="customer@example.com", full_name="Carla Cliente")
     agent = user_model(
-        pk=0, email="agent@example.com", full_name="Ana Agente", signature="Ana\nSupport"
+        pk=0, email="agent@example.com", full_name="Ana Agente", signature=_("Ana\nSupport")
     )
     ticket = Ticket(
         pk=0,
         reference=f"HD-{timezone.now().year}-0001",
-        subject="The printer does not print",
+        subject=_("The printer does not print"),
         status=Status.RESOLVED,
         priority=Priority.HIGH,
         created_by=customer,
         assigned_to=agent,
     )
-    message = Message(ticket=ticket, author=agent, body="Hello Carla,\n\nplease try again now.")
+    message = Message(ticket=ticket, author=agent, body=_("Hello Carla,\n\nplease try again now."))
     return ticket, message, customer
 
 
 def preview(template: EmailTemplate) -> Preview:
-    ticket, message, customer = _sample()
+    with translation.override(template.language or None):
+        ticket, message, customer = _sample()  # made-up text in the template's language
     ctx = ticket_context(
         ticket, message=message, actor=message.author, recipient_user=customer, old="open"
     )
