@@ -3,20 +3,38 @@ that is not here (role, requester, status on a customer form...) is ignored."""
 
 from __future__ import annotations
 
+import re
+import uuid
+from dataclasses import replace
+from email.utils import parseaddr
 from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.markup import format_reply
 from helpdesk.models import User
 from helpdesk.roles import STAFF_ROLES, is_staff_member
-from helpdesk.uploads import MultipleFileField, limit_attrs, max_files
+from helpdesk.uploads import (
+    MultipleFileField,
+    extension_of,
+    limit_attrs,
+    max_files,
+    to_new_attachment,
+)
+from mailgateway.addresses import is_our_address
 from tickets.models import Category, Team, Ticket
 from tickets.states import Priority, Status, moves_from
 
 SUBJECT_MAX = 255
 BODY_MAX = 20000
+# Copies one reply may carry (CC and BCC together): more looks like a mailing.
+MAX_COPIES = 20
+# Images mail clients show inline (and the reply box pastes: PNG, JPEG, GIF, WebP).
+INLINE_IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 
 
 def staff_users() -> Any:
@@ -76,9 +94,55 @@ class TicketCreateForm(_AttachmentsMixin):
         self._setup_attachments()
 
 
+class AddressListField(forms.CharField):
+    """Mail addresses separated by commas, semicolons or spaces ("Name <a@b>"
+    works too); cleaned to a list of unique lower-case addresses."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 4000)
+        super().__init__(*args, **kwargs)
+        self.widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
+
+    def clean(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().clean(value) or ""
+        addresses: list[str] = []
+        bad: list[str] = []
+        for chunk in re.split(r"[,;\n]", text):
+            chunk = chunk.strip()
+            # "Ana <ana@x>" names one address; bare ones may be space-separated.
+            parts = [parseaddr(chunk)[1]] if "<" in chunk else chunk.split()
+            for part in parts:
+                part = part.strip().lower()
+                try:
+                    validate_email(part)
+                except ValidationError:
+                    bad.append(part or chunk)
+                    continue
+                if is_our_address(part):
+                    bad.append(part)
+                elif part not in addresses:
+                    addresses.append(part)
+        if bad:
+            raise ValidationError(
+                _("Not a usable mail address: %(addresses)s"),
+                code="invalid_address",
+                params={"addresses": ", ".join(bad)},
+            )
+        return addresses
+
+
 class ReplyForm(_AttachmentsMixin):
     body = forms.CharField(
         label=_("Your reply"), max_length=BODY_MAX, widget=forms.Textarea(attrs={"rows": 6})
+    )
+    cc = AddressListField(
+        label=_("Cc"),
+        help_text=_("They get this reply and later ones, and may answer."),
+    )
+    bcc = AddressListField(
+        label=_("Bcc"),
+        help_text=_("They get this reply only; customers do not see who."),
     )
     internal = forms.BooleanField(label=_("Internal note (only staff can see it)"), required=False)
     set_status = forms.ChoiceField(
@@ -92,7 +156,64 @@ class ReplyForm(_AttachmentsMixin):
         if not is_staff_member(user):
             del self.fields["internal"]
             del self.fields["set_status"]
+            del self.fields["cc"]
+            del self.fields["bcc"]
+        else:
+            body = self.fields["body"]
+            body.widget.attrs["data-editor"] = "reply"  # static/js/reply-editor.js
+            body.help_text = _(
+                "**bold**, *italic*, lines starting with - or 1. for lists, "
+                "[text](https://…) for links; paste or drop images where they go."
+            )
         self._setup_attachments()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        cc, bcc = data.get("cc") or [], data.get("bcc") or []
+        if (cc or bcc) and data.get("internal"):
+            self.add_error(
+                "cc" if cc else "bcc",
+                _("Internal notes are not mailed to anyone outside; remove the copies."),
+            )
+        if len(cc) + len(bcc) > MAX_COPIES:
+            self.add_error("cc", _("At most %(count)d copies per reply.") % {"count": MAX_COPIES})
+        return data
+
+    def reply_fields(self, *, staff: bool) -> dict[str, Any]:
+        """The cleaned reply as tickets.services.ticket_reply_add arguments.
+
+        Staff write with light formatting (helpdesk.markup); an uploaded image
+        the text shows as ![name](file name) goes as an inline image (its
+        Content-ID referenced from the HTML), every other file as an attachment.
+        """
+        data = self.cleaned_data
+        uploads = data.get("attachments") or []
+        if not staff:
+            return {
+                "body": data["body"],
+                "attachments": [to_new_attachment(f) for f in uploads],
+            }
+        domain = settings.HELPDESK_SUPPORT_ADDRESS.rpartition("@")[2] or "helpdesk"
+        images = {
+            f.name: f"{uuid.uuid4().hex}@{domain}"
+            for f in uploads
+            if f.name and extension_of(f.name) in INLINE_IMAGE_EXTENSIONS
+        }
+        reply = format_reply(data["body"], images=images)
+        attachments = []
+        for upload in uploads:
+            item = to_new_attachment(upload)
+            if upload.name in reply.images:
+                item = replace(item, content_id=images[upload.name], is_inline=True)
+            attachments.append(item)
+        return {
+            "body": reply.text,
+            "body_html": reply.html,
+            "formatted": bool(reply.html),
+            "attachments": attachments,
+            "cc": data.get("cc") or [],
+            "bcc": data.get("bcc") or [],
+        }
 
 
 class PropertiesForm(forms.Form):

@@ -229,3 +229,26 @@ def html_to_text(text: str) -> str:
         out = re.sub(r"<[^>]*>", " ", html.unescape(text[:MAX_HTML_CHARS]))
     lines = [_SPACES.sub(" ", line).strip() for line in out.split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+_DATA_CID = re.compile(r'\bdata-cid="([^"]*)"')
+
+
+def fill_inline_images(clean: str, sources: dict[str, str], *, style: str = "") -> str:
+    """Sanitised HTML with each inline image's data-cid turned into a src:
+    sources maps a Content-ID to the URL to show (a download URL, or cid:<id>
+    in a mail); style, our own, goes on those images. Images with no source
+    stay unloaded."""
+    extra = f' style="{html.escape(style)}"' if style else ""
+
+    def swap(match: re.Match[str]) -> str:
+        url = sources.get(html.unescape(match.group(1)))
+        return f'src="{html.escape(url)}"{extra}' if url else match.group(0)
+
+    return _DATA_CID.sub(swap, clean) if sources else clean
+
+
+def sanitize_stored(clean: str) -> str:
+    """HTML sanitised when stored, sanitised again as it is shown: its inline
+    images (data-cid, which the allowlist itself does not pass) survive."""
+    return sanitize_html(_DATA_CID.sub(lambda m: f'src="cid:{m.group(1)}"', clean))

@@ -6,17 +6,52 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.encoders import encode_base64
+from email.mime.base import MIMEBase
 from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import SafeMIMEMultipart
 from django.template import engines
 from django.template.backends.django import DjangoTemplates
 from django.utils import translation
 
 from outbound.headers import clean_header_text, format_address
 from outbound.models import EmailTemplate
+
+
+class Mail(EmailMultiAlternatives):
+    """A notification mail that may show images inline in its HTML part:
+    multipart/related around the text and HTML alternatives (RFC 2387), the
+    images named by Content-ID, the ordinary attachments around both:
+    mixed[related[alternative[text, html], image...], attachment...]."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.related: list[MIMEBase] = []
+
+    def attach_related(self, content: bytes, mimetype: str, content_id: str, name: str) -> None:
+        maintype, _, subtype = mimetype.partition("/")
+        part = MIMEBase(maintype, subtype or "octet-stream")
+        part.set_payload(content)
+        encode_base64(part)
+        part["Content-ID"] = f"<{content_id}>"
+        part.add_header("Content-Disposition", "inline", filename=name)
+        self.related.append(part)
+
+    def _create_alternatives(self, msg: Any) -> Any:
+        msg = super()._create_alternatives(msg)  # type: ignore[misc]
+        if not self.related:
+            return msg
+        related = SafeMIMEMultipart(
+            _subtype="related", encoding=self.encoding or settings.DEFAULT_CHARSET
+        )
+        related.attach(msg)
+        for part in self.related:
+            related.attach(part)
+        return related
 
 
 @dataclass(frozen=True)
@@ -93,10 +128,10 @@ def make_message(
     reply_to: str = "",
     headers: Mapping[str, str] | None = None,
     connection: Any = None,
-) -> EmailMultiAlternatives:
+) -> Mail:
     """The notification `name` for `to`, text and HTML, ready to send."""
     rendered = render_email(name, {**ctx, "recipient": to}, to.language)
-    message = EmailMultiAlternatives(
+    message = Mail(
         subject=rendered.subject,
         body=rendered.text,
         from_email=format_address(from_name, from_email),

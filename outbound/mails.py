@@ -14,7 +14,8 @@ from django.utils.functional import lazy
 
 from helpdesk.feedback import feedback_path
 from outbound.conf import support_name
-from outbound.emails import Recipient, make_message
+from outbound.emails import Mail, Recipient, make_message
+from outbound.formatted import inline_content_ids, mail_html
 from tickets.models import Message, Ticket
 from tickets.states import Priority, Status
 
@@ -82,6 +83,8 @@ def ticket_context(
         "new": new,
         "body": message.body if message is not None else "",
         "signature": "",
+        # An entry written in the reply box, formatted (its text is "body").
+        "body_html": mail_html(message),
     }
     if message is not None and message.author is not None and message.author.is_staff:
         ctx["signature"] = message.author.signature.strip()
@@ -183,6 +186,7 @@ def attach_files(mail: EmailMultiAlternatives, message: Message) -> None:
     """Attach the entry's files while they fit under HELPDESK_MAX_ATTACHMENT_MB
     in total; the rest stay on the ticket page the mail links to."""
     budget = int(getattr(settings, "HELPDESK_MAX_ATTACHMENT_MB", 20)) * 1024 * 1024
+    shown = inline_content_ids(message) if isinstance(mail, Mail) else set()
     for attachment in message.attachments.order_by("id"):
         if attachment.size > budget:
             continue
@@ -193,4 +197,10 @@ def attach_files(mail: EmailMultiAlternatives, message: Message) -> None:
             log.warning("Attachment %s is missing from storage", attachment.pk)
             continue
         budget -= len(content)
+        if attachment.content_id in shown and isinstance(mail, Mail):
+            # Shown in the HTML where the agent pasted it, not as a file.
+            mail.attach_related(
+                content, attachment.content_type, attachment.content_id, attachment.original_name
+            )
+            continue
         mail.attach(attachment.original_name, content, attachment.content_type)

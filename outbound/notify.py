@@ -136,6 +136,12 @@ def plan(event: TicketChanged, agents: Agents | None = None) -> list[Planned]:
                         user,
                     )
                 )
+            # Blind copies: this mail only, and no reply token even for an
+            # account, so an answer cannot join the ticket as theirs.
+            out.extend(
+                Planned(Notification.AGENT_REPLY, email, "", None)
+                for email in event.extra.get("bcc", ())
+            )
         else:
             to_users(Notification.CUSTOMER_REPLY, _handlers(ticket, agents))
     elif kind == "note":

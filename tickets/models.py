@@ -214,6 +214,15 @@ class Message(models.Model):
     body_html = models.TextField(_("HTML"), blank=True)
     # Quiet entries (auto-replies, bookkeeping) notify nobody.
     is_quiet = models.BooleanField(_("quiet"), default=False)
+    # Who a staff member's public reply was mailed to besides the requester:
+    # the ticket's CCs at the time, and blind copies for that mail only (shown
+    # to staff alone, never a participant). Comma-separated addresses.
+    cc = models.TextField(_("Cc"), blank=True)
+    bcc = models.TextField(_("Bcc"), blank=True)
+    # body_html was written in our reply box (helpdesk.markup), not taken from
+    # a mail: it holds only what its author typed, so whoever may read the
+    # entry may see it formatted.
+    formatted = models.BooleanField(_("formatted"), default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

@@ -77,17 +77,25 @@ def messages_visible(messages: QuerySet[Message], user: Any) -> QuerySet[Message
     notes, no system events such as mail-command results) and, of a mail an
     agent wrote, only the text written: its quoted history and its HTML (which
     holds that history) may quote staff-only notices the agent was answering.
+    .shown_bcc: the blind copies of a staff reply, for staff only.
     """
-    messages = messages.defer("body_html", "quoted")
+    messages = messages.defer("body_html", "quoted", "bcc")
     if access.is_staff(user):
-        return messages.annotate(shown_html=F("body_html"), shown_quoted=F("quoted"))
+        return messages.annotate(
+            shown_html=F("body_html"), shown_quoted=F("quoted"), shown_bcc=F("bcc")
+        )
     by_staff = Q(author__is_staff=True)
 
-    def unless_by_staff(field: str) -> Case:
-        return Case(When(by_staff, then=Value("")), default=F(field), output_field=TextField())
+    def unless_by_staff(field: str, keep: Q | None = None) -> Case:
+        hidden = by_staff if keep is None else by_staff & ~keep
+        return Case(When(hidden, then=Value("")), default=F(field), output_field=TextField())
 
+    # Blind copies are the staff's business only.
     return messages.filter(kind=Message.Kind.REPLY).annotate(
-        shown_html=unless_by_staff("body_html"), shown_quoted=unless_by_staff("quoted")
+        # What an agent typed in the reply box, formatted, is theirs to show.
+        shown_html=unless_by_staff("body_html", keep=Q(formatted=True)),
+        shown_quoted=unless_by_staff("quoted"),
+        shown_bcc=Value(""),
     )
 
 

@@ -175,12 +175,19 @@ def ticket_reply_add(
     attachments: Sequence[NewAttachment] = (),
     is_quiet: bool = False,
     set_status: str | None = None,
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
+    formatted: bool = False,
 ) -> Message:
     """Add a public reply or an internal note (internal=True, staff only).
 
     A customer's reply to a ticket waiting on them or resolved puts it back to
     open; a staff member's first public reply stamps first_response_at.
     set_status lets staff "reply and set status" in the same transaction.
+    cc and bcc (staff public replies only): cc addresses join the ticket's CCs
+    (they get this and later replies and may answer); bcc addresses get this
+    mail only and never become participants. formatted: body_html was
+    written in the reply box (helpdesk.markup), not taken from a mail.
     """
     with events.held():  # a reply and its status change reach subscribers together
         _locked(ticket)
@@ -189,6 +196,19 @@ def ticket_reply_add(
             raise PermissionDenied("You cannot reply to this ticket.")
         if internal and not staff:
             raise PermissionDenied("Only staff can add internal notes.")
+        if (cc or bcc) and (internal or not staff):
+            raise ValidationError("Only a staff member's public reply can be copied.")
+        requester = ticket.created_by.email if cc or bcc else ""
+        for email in cc:
+            if email.strip().lower() != requester:
+                ticket_cc_add(ticket=ticket, email=email)
+        # The ticket's CCs get every public reply staff write: recorded on it.
+        copied = list(ticket.ccs.values_list("email", flat=True)) if staff and not internal else []
+        blind = [
+            e
+            for e in dict.fromkeys(e.strip().lower() for e in bcc)
+            if e and e != requester and e not in copied
+        ]
         kind = Message.Kind.NOTE if internal else Message.Kind.REPLY
         message = Message.objects.create(
             ticket=ticket,
@@ -200,6 +220,9 @@ def ticket_reply_add(
             body_html=body_html,
             quoted=quoted,
             is_quiet=is_quiet,
+            cc=", ".join(copied),
+            bcc=", ".join(blind),
+            formatted=formatted and bool(body_html),
         )
         mail_id_record(ticket=ticket, message_id=message_id, message=message)
         for item in attachments:
@@ -213,6 +236,7 @@ def ticket_reply_add(
             author,
             message=message,
             quiet=is_quiet,
+            bcc=blind,
         )
         if set_status and set_status != ticket.status:
             ticket_transition(ticket=ticket, to=set_status, actor=author)

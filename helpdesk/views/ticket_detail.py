@@ -18,7 +18,6 @@ from helpdesk.decorators import is_htmx, staff_required
 from helpdesk.roles import is_staff_member
 from helpdesk.thread import ticket_entries
 from helpdesk.ticket_forms import PropertiesForm, ReplyForm
-from helpdesk.uploads import to_new_attachment
 from tickets import selectors, services
 from tickets.models import Ticket
 from tickets.states import InvalidTransition, Status
@@ -101,10 +100,9 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
             message = services.ticket_reply_add(
                 ticket=ticket,
                 author=request.user,
-                body=data["body"],
                 internal=internal,
                 set_status=(data.get("set_status") or None) if staff else None,
-                attachments=[to_new_attachment(f) for f in data["attachments"]],
+                **form.reply_fields(staff=staff),
             )
     except InvalidTransition as exc:
         form.add_error("set_status", _transition_error(exc))
