@@ -27,5 +27,7 @@ urlpatterns = [
     path("tickets/<str:reference>/reopen/", feedback.ticket_reopen, name="ticket_reopen"),
     path("tickets/<str:reference>/rate/", feedback.ticket_rate, name="ticket_rate"),
     path("language/", language.language_set, name="language_set"),
+    path("reports/", reports.dashboard, name="reports"),
+    path("reports/export.csv", reports.export_csv, name="reports_export"),
     path("reports/satisfaction/", reports.satisfaction_report, name="satisfaction_report"),
 ]

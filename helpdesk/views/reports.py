@@ -1,7 +1,8 @@
-"""The manager's customer-satisfaction summary."""
+"""The managers' reports: the metrics dashboard, its CSV, customer satisfaction."""
 
 from __future__ import annotations
 
+import csv
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
@@ -11,16 +12,60 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from helpdesk import reports
 from helpdesk.models import SatisfactionRating
+from helpdesk.report_forms import ReportFilterForm
 from helpdesk.resolution import satisfaction_summary
-from tickets import access
+from tickets import access, metrics
+
+
+def _require_manager(request: HttpRequest) -> None:
+    if not access.is_manager(request.user):
+        raise Http404
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    _require_manager(request)
+    form = ReportFilterForm(request.GET)
+    report = metrics.report(form.filters())
+    return render(
+        request,
+        "helpdesk/reports/dashboard.html",
+        {
+            "form": form,
+            "report": report,
+            "charts": reports.chart_data(report),
+            "statuses": reports.status_rows(report),
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def export_csv(request: HttpRequest) -> HttpResponse:
+    _require_manager(request)
+    form = ReportFilterForm(request.GET)
+    filters = form.filters()
+    report = metrics.report(filters)
+    team = form.cleaned_data.get("team") if form.is_valid() else None
+    name = f"reports-{filters.first_day.isoformat()}-{filters.last_day.isoformat()}.csv"
+    response = HttpResponse(
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+    writer = csv.writer(response)
+    writer.writerow(["section", "key", "metric", "value"])
+    writer.writerows(reports.csv_rows(report, team_name=team.name if team else ""))
+    return response
 
 
 @login_required
 @require_GET
 def satisfaction_report(request: HttpRequest) -> HttpResponse:
-    if not access.is_manager(request.user):
-        raise Http404
+    _require_manager(request)
     by_agent = (
         SatisfactionRating.objects.values(
             "ticket__assigned_to__full_name", "ticket__assigned_to__email"

@@ -227,6 +227,18 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         {},
         {"anon": LOGIN, "owner": 404, "stranger": 404, "agent": 404, "manager": 200},
     ),
+    "reports": (
+        "GET",
+        "",
+        {},
+        {"anon": LOGIN, "owner": 404, "stranger": 404, "agent": 404, "manager": 200},
+    ),
+    "reports_export": (
+        "GET",
+        "",
+        {},
+        {"anon": LOGIN, "owner": 404, "stranger": 404, "agent": 404, "manager": 200},
+    ),
 }
 # Everything that changes state; each must refuse a POST without a CSRF token.
 POST_ROUTES = {name for name, row in EXPECTED.items() if row[0] == "POST"} | {
