@@ -258,6 +258,9 @@ HELPDESK_BACKUP_DIR = Path(env("HELPDESK_BACKUP_DIR", str(DATA_DIR / "backups"))
 HELPDESK_DEMO_PASSWORD = env("HELPDESK_DEMO_PASSWORD")
 # A reply to a closed ticket reopens it within this many days, else opens a new one.
 HELPDESK_REOPEN_WINDOW_DAYS = envint("HELPDESK_REOPEN_WINDOW_DAYS", 14)
+# SLAs (tickets.sla): the assignee (or the team) is warned this many minutes
+# before a first-response or resolution target is breached (sla_check).
+HELPDESK_SLA_WARNING_MINUTES = envint("HELPDESK_SLA_WARNING_MINUTES", 60)
 
 # Mail in (mailgateway): which addresses are ours, size limit, trust anchors.
 HELPDESK_RAW_DIR = Path(env("HELPDESK_RAW_DIR", str(DATA_DIR / "raw")))

@@ -59,6 +59,7 @@ NOTICE_LABELS = [
     (Notification.NOTE_ADDED, _("An internal note is added to a ticket I handle")),
     (Notification.REOPENED, _("A ticket I handle is reopened")),
     (Notification.URGENT, _("A ticket of my team becomes urgent")),
+    (Notification.SLA_WARNING, _("A ticket I handle is close to its SLA due time")),
 ]
 
 

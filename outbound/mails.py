@@ -81,6 +81,9 @@ def ticket_context(
         ),
         "old": old,
         "new": new,
+        # SLA due times (sla_warning: new is the target, old its due time).
+        "response_due_at": ticket.response_due_at,
+        "resolution_due_at": ticket.resolution_due_at,
         "body": message.body if message is not None else "",
         "signature": "",
         # An entry written in the reply box, formatted (its text is "body").

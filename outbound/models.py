@@ -179,6 +179,7 @@ class Notification(models.TextChoices):
     TICKET_CLOSED = "ticket_closed", _("Closed: satisfaction survey, to the requester")
     URGENT = "urgent", _("Priority raised to urgent: to the team")
     REOPENED = "reopened", _("Ticket reopened: to the assignee")
+    SLA_WARNING = "sla_warning", _("SLA breach near: to the assignee or team")
 
 
 # Mails that go to agents only; an agent may opt out of each.
@@ -190,6 +191,7 @@ AGENT_NOTIFICATIONS = frozenset(
         Notification.ASSIGNED,
         Notification.URGENT,
         Notification.REOPENED,
+        Notification.SLA_WARNING,
     }
 )
 # Agent notices that carry the customer's own words: replying to one answers

@@ -165,6 +165,8 @@ def plan(event: TicketChanged, agents: Agents | None = None) -> list[Planned]:
         if ticket.assigned_to_id is not None and _is_staff(ticket.assigned_to):
             team = [ticket.assigned_to, *[u for u in team if u.pk != ticket.assigned_to_id]]
         to_users(Notification.URGENT, team)
+    elif kind == "sla_warning":
+        to_users(Notification.SLA_WARNING, _handlers(ticket, agents))
     return out
 
 

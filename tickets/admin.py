@@ -207,3 +207,6 @@ class TeamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("name",)
     search_fields = ("name", "members__email")
     filter_horizontal = ("members",)
+
+
+from tickets import sla_admin  # noqa: E402, F401  (registers the calendars and SLA policies)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
+import zoneinfo
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -14,10 +17,98 @@ from django.utils.translation import gettext_lazy as _
 from tickets.states import Priority, Status
 
 
+class BusinessCalendar(models.Model):
+    """When the SLA clock runs (tickets.calendar): working hours per weekday in
+    a time zone, minus holidays. No working hours at all means every hour of
+    every day that is not a holiday."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="America/Sao_Paulo")
+    # The calendar of teams that name none (tickets.calendar.default_calendar).
+    is_default = models.BooleanField(_("default"), default=False)
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        try:
+            zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationError({"time_zone": _("Unknown time zone.")}) from exc
+
+
+class WorkingHours(models.Model):
+    """One working interval on a weekday; two make a day with a lunch break."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    start = models.TimeField(_("from"))
+    # 00:00 means midnight at the end of the day.
+    end = models.TimeField(_("until"), help_text=_("00:00 means midnight, the end of the day."))
+
+    class Meta:
+        ordering: ClassVar = ["weekday", "start"]
+        verbose_name = _("working hours")
+        verbose_name_plural = _("working hours")
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
+
+    def clean(self) -> None:
+        if None in (self.start, self.end):
+            return
+        if self.end != datetime.time(0) and self.end <= self.start:
+            raise ValidationError({"end": _("The end must come after the start.")})
+
+
+class Holiday(models.Model):
+    """A day the calendar does not work (tickets.holidays preloads Brazil's)."""
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="holidays"
+    )
+    date = models.DateField(_("date"))
+    name = models.CharField(_("name"), max_length=100)
+
+    class Meta:
+        ordering: ClassVar = ["date"]
+        verbose_name = _("holiday")
+        verbose_name_plural = _("holidays")
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["calendar", "date"], name="holiday_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}"
+
+
 class Team(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="teams", blank=True, verbose_name=_("members")
+    )
+    # Its SLA clock; None: the default calendar.
+    calendar = models.ForeignKey(
+        BusinessCalendar,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="teams",
+        verbose_name=_("business calendar"),
     )
 
     class Meta:
@@ -118,6 +209,20 @@ class Ticket(models.Model):
     first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # SLA (tickets.sla): the targets' due times, moved on by the business time
+    # spent waiting on the customer (sla_paused_seconds, counted when the wait
+    # ends; sla_paused_at while it lasts), and the business time the first
+    # response and the resolution took, not counting those waits.
+    response_due_at = models.DateTimeField(_("first response due"), null=True, blank=True)
+    resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    sla_paused_at = models.DateTimeField(_("SLA paused since"), null=True, blank=True)
+    sla_paused_seconds = models.PositiveIntegerField(_("SLA paused (business seconds)"), default=0)
+    first_response_business_seconds = models.PositiveIntegerField(
+        _("first response (business seconds)"), null=True, blank=True
+    )
+    resolution_business_seconds = models.PositiveIntegerField(
+        _("resolution (business seconds)"), null=True, blank=True
+    )
     # Workflow and severity order as numbers the database computes and indexes,
     # so the list can sort by status or priority without reading every row.
     status_rank = models.GeneratedField(
@@ -131,6 +236,30 @@ class Ticket(models.Model):
         output_field=models.PositiveSmallIntegerField(),
         db_persist=True,
         verbose_name=_("priority order"),
+    )
+    # The next due time of a ticket whose SLA clock runs (open or in
+    # progress): its first response until there is one, then its resolution.
+    # Computed and indexed by the database, for the list's Due column.
+    sla_due_at = models.GeneratedField(
+        expression=models.Case(
+            models.When(
+                models.Q(status__in=[Status.OPEN, Status.IN_PROGRESS])
+                & models.Q(first_response_at__isnull=True, response_due_at__isnull=False)
+                & (
+                    models.Q(resolution_due_at__isnull=True)
+                    | models.Q(response_due_at__lte=models.F("resolution_due_at"))
+                ),
+                then=models.F("response_due_at"),
+            ),
+            models.When(
+                status__in=[Status.OPEN, Status.IN_PROGRESS], then=models.F("resolution_due_at")
+            ),
+            default=None,
+            output_field=models.DateTimeField(),
+        ),
+        output_field=models.DateTimeField(),
+        db_persist=True,
+        verbose_name=_("due"),
     )
 
     class Meta:
@@ -155,6 +284,10 @@ class Ticket(models.Model):
             # on updated_at alone PostgreSQL sorts every tie to order the ids.
             models.Index(fields=["updated_at", "id"], name="ticket_updated_idx"),
             models.Index(fields=["priority_rank", "id"], name="ticket_priority_rank_idx"),
+            # The Due column's sort and the breached / due-soon filters.
+            models.Index(fields=["sla_due_at", "id"], name="ticket_sla_due_idx"),
+            models.Index(fields=["response_due_at"], name="ticket_response_due_idx"),
+            models.Index(fields=["resolution_due_at"], name="ticket_resolution_due_idx"),
         ]
 
     def __str__(self) -> str:
@@ -307,6 +440,8 @@ class TicketEvent(models.Model):
         REPLY = "reply", _("Reply added")
         NOTE = "note", _("Note added")
         MOVED = "moved", _("Message moved")
+        SLA_WARNING = "sla_warning", _("SLA breach near")
+        SLA_BREACH = "sla_breach", _("SLA breached")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
@@ -340,3 +475,52 @@ class TicketEvent(models.Model):
         if self.kind == self.Kind.PRIORITY and value in Priority.values:
             return str(Priority(value).label)
         return value
+
+
+class SLAPolicy(models.Model):
+    """Targets for tickets of one priority, optionally only of a category
+    and/or a team; the most specific match wins (tickets.sla)."""
+
+    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices)
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("category"),
+        help_text=_("Empty: any category."),
+    )
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("team"),
+        help_text=_("Empty: any team."),
+    )
+    first_response_minutes = models.PositiveIntegerField(
+        _("first response (business minutes)"), null=True, blank=True
+    )
+    resolution_minutes = models.PositiveIntegerField(
+        _("resolution (business minutes)"), null=True, blank=True
+    )
+
+    class Meta:
+        ordering: ClassVar = ["priority", "category", "team"]
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+
+    def __str__(self) -> str:
+        parts = [str(self.get_priority_display())]
+        parts += [str(x) for x in (self.category, self.team) if x is not None]
+        return " / ".join(parts)
+
+    def clean(self) -> None:
+        # A unique constraint would treat two empty categories as different.
+        same = SLAPolicy.objects.filter(
+            priority=self.priority, category=self.category, team=self.team
+        ).exclude(pk=self.pk)
+        if same.exists():
+            raise ValidationError(_("A policy for this priority, category and team exists."))

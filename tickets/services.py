@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -32,6 +33,15 @@ from tickets.models import (
     TicketEvent,
 )
 from tickets.references import next_reference
+from tickets.sla import (
+    BREACH,
+    WARNING,
+    alert_due,
+    alerts_pending,
+    sla_first_response,
+    sla_recompute,
+    sla_transition,
+)
 from tickets.states import Priority, Status, check_transition
 
 
@@ -142,6 +152,8 @@ def ticket_open(
         source=source,
         linked_to=linked_to,
     )
+    if due := sla_recompute(ticket):
+        ticket.save(update_fields=due)
     for email, name in ccs:
         ticket_cc_add(ticket=ticket, email=email, name=name)
     message = Message.objects.create(
@@ -227,9 +239,11 @@ def ticket_reply_add(
         mail_id_record(ticket=ticket, message_id=message_id, message=message)
         for item in attachments:
             attachment_store(ticket=ticket, message=message, item=item)
+        fields = ["first_response_at", "updated_at"]
         if staff and not internal and ticket.first_response_at is None:
             ticket.first_response_at = message.created_at
-        ticket.save(update_fields=["first_response_at", "updated_at"])
+            fields += sla_first_response(ticket, message.created_at)
+        ticket.save(update_fields=fields)
         _audit(
             ticket,
             TicketEvent.Kind.NOTE if internal else TicketEvent.Kind.REPLY,
@@ -268,7 +282,8 @@ def ticket_transition(*, ticket: Ticket, to: str, actor: Any) -> Ticket:
     elif to in {Status.OPEN, Status.IN_PROGRESS}:
         ticket.resolved_at = None
         ticket.closed_at = None
-    ticket.save(update_fields=["status", "resolved_at", "closed_at", "updated_at"])
+    clock = sla_transition(ticket, old, to, now)  # the SLA clock stops or restarts
+    ticket.save(update_fields=["status", "resolved_at", "closed_at", "updated_at", *clock])
     _audit(ticket, TicketEvent.Kind.STATUS, actor, old=old, new=to)
     return ticket
 
@@ -287,7 +302,7 @@ def ticket_priority_set(*, ticket: Ticket, priority: str, actor: Any) -> Ticket:
     old = ticket.priority
     if old != priority:
         ticket.priority = priority
-        ticket.save(update_fields=["priority", "updated_at"])
+        ticket.save(update_fields=["priority", "updated_at", *sla_recompute(ticket)])
         _audit(ticket, TicketEvent.Kind.PRIORITY, actor, old=old, new=priority)
     return ticket
 
@@ -299,7 +314,7 @@ def ticket_category_set(*, ticket: Ticket, category: Category | None, actor: Any
     old = ticket.category
     if old != category:
         ticket.category = category
-        ticket.save(update_fields=["category", "updated_at"])
+        ticket.save(update_fields=["category", "updated_at", *sla_recompute(ticket)])
         _audit(
             ticket, TicketEvent.Kind.CATEGORY, actor, old=str(old or ""), new=str(category or "")
         )
@@ -338,9 +353,36 @@ def ticket_team_set(*, ticket: Ticket, team: Team | None, actor: Any) -> Ticket:
     old = ticket.team
     if old != team:
         ticket.team = team
-        ticket.save(update_fields=["team", "updated_at"])
+        ticket.save(update_fields=["team", "updated_at", *sla_recompute(ticket)])
         _audit(ticket, TicketEvent.Kind.TEAM, actor, old=str(old or ""), new=str(team or ""))
     return ticket
+
+
+@transaction.atomic
+def ticket_sla_alert(*, ticket: Ticket, kind: str, target: str, now: datetime) -> bool:
+    """Record on the ticket that target (sla.FIRST_RESPONSE or sla.RESOLUTION)
+    is about to be breached (kind sla.WARNING) or was (sla.BREACH); subscribers
+    warn the people handling it. Once per ticket, kind and target: False when
+    recorded before or no longer true (answered, resolved, waiting, moved).
+    Two sla_check runs at once queue on the ticket's row lock, and the second
+    finds the first one's event."""
+    _locked(ticket)
+    due = alert_due(ticket, kind, target, now)
+    if due is None or ticket.events.filter(kind=kind, new_value=target).exists():
+        return False
+    _audit(ticket, kind, None, old=due.isoformat(), new=target)
+    return True
+
+
+def sla_check(*, now: datetime | None = None) -> dict[str, int]:
+    """Record every SLA warning and breach due now (the sla_check command);
+    how many of each."""
+    now = now or timezone.now()
+    counts = {WARNING: 0, BREACH: 0}
+    for ticket, kind, target in alerts_pending(now):
+        if ticket_sla_alert(ticket=ticket, kind=kind, target=target, now=now):
+            counts[kind] += 1
+    return counts
 
 
 @transaction.atomic
@@ -404,6 +446,8 @@ def message_split(*, message: Message, actor: Any) -> Ticket:
         source=message.source or source.source,
         linked_to=source,
     )
+    if due := sla_recompute(ticket):
+        ticket.save(update_fields=due)
     _audit(ticket, TicketEvent.Kind.CREATED, actor, new=ticket.reference, message=message,
            split_from=source.reference)  # fmt: skip
     message_move(message=message, to_ticket=ticket, actor=actor)

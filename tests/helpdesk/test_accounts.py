@@ -276,8 +276,8 @@ def test_an_agent_chooses_which_notices_come_by_mail(agent: Any, agent_client: C
     from outbound.models import NotificationOptOut
 
     page = agent_client.get("/accounts/profile/").content.decode()
-    assert page.count('name="email_notices"') == 6  # every agent notice, all on at first
-    assert page.count("checked") >= 6
+    assert page.count('name="email_notices"') == 7  # every agent notice, all on at first
+    assert page.count("checked") >= 7
     response = agent_client.post(
         "/accounts/profile/",
         {
@@ -295,6 +295,7 @@ def test_an_agent_chooses_which_notices_come_by_mail(agent: Any, agent_client: C
         "note_added",
         "reopened",
         "urgent",
+        "sla_warning",
     }
 
 
