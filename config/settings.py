@@ -258,6 +258,10 @@ HELPDESK_BACKUP_DIR = Path(env("HELPDESK_BACKUP_DIR", str(DATA_DIR / "backups"))
 HELPDESK_DEMO_PASSWORD = env("HELPDESK_DEMO_PASSWORD")
 # A reply to a closed ticket reopens it within this many days, else opens a new one.
 HELPDESK_REOPEN_WINDOW_DAYS = envint("HELPDESK_REOPEN_WINDOW_DAYS", 14)
+# Reports: the hour (TIME_ZONE) the scheduler sends the daily and weekly
+# (Mondays) summary mails, and scheduler jobs to leave to cron or others.
+HELPDESK_REPORT_HOUR = envint("HELPDESK_REPORT_HOUR", 7)
+HELPDESK_SCHEDULER_SKIP = envlist("HELPDESK_SCHEDULER_SKIP", [])
 # SLAs (tickets.sla): the assignee (or the team) is warned this many minutes
 # before a first-response or resolution target is breached (sla_check).
 HELPDESK_SLA_WARNING_MINUTES = envint("HELPDESK_SLA_WARNING_MINUTES", 60)

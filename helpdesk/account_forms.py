@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from helpdesk import account_mail
 from helpdesk.models import User, normalize_email_address
-from helpdesk.roles import is_staff_member
+from helpdesk.roles import Role, is_staff_member
 from outbound import preferences
 from outbound.models import Notification
 
@@ -75,11 +75,13 @@ class ProfileForm(forms.ModelForm[User]):
 
     class Meta:
         model = User
-        fields = ["full_name", "language", "time_zone", "signature"]
+        fields = ["full_name", "language", "time_zone", "signature", "reports_mail"]
         widgets = {"signature": forms.Textarea(attrs={"rows": 4})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.instance.role != Role.ADMIN:
+            del self.fields["reports_mail"]  # managers always get them; admins choose
         if not is_staff_member(self.instance):
             del self.fields["signature"]
             del self.fields["email_notices"]

@@ -97,6 +97,10 @@ def _context(kind: str, user: User, payload: dict[str, Any]) -> dict[str, Any]:
 def build(payload: dict[str, Any], connection: Any = None) -> EmailMultiAlternatives:
     """The mail an account outbox row describes, in the account's language."""
     kind = payload["account"]
+    if kind == "report-summary":
+        from helpdesk import report_mail
+
+        return report_mail.build(payload, connection)
     user = User.objects.filter(pk=payload["user_id"], is_active=True).first()
     if user is None or kind not in KINDS:
         raise MissingObject("the account no longer exists")  # skipped, not retried

@@ -56,6 +56,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text=_("Available agents receive new-ticket notifications and assignments."),
     )
     signature = models.TextField(_("signature"), blank=True)
+    # Managers always get the report summary mails (send_reports); admins opt in.
+    reports_mail = models.BooleanField(
+        _("report summary mails"),
+        default=False,
+        help_text=_("Receive the daily and weekly summary of the reports by mail."),
+    )
     # False only between a web sign-up and the click on its verification link;
     # accounts made from mail, by staff or by seed_demo are taken as verified.
     email_verified = models.BooleanField(_("email verified"), default=True)
@@ -262,3 +268,24 @@ class SatisfactionRating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id}: {self.score}"
+
+
+class JobRun(models.Model):
+    """When the scheduler (helpdesk.ops.scheduler) last started each job, so
+    that two schedulers never run the same job twice: a run is claimed by a
+    conditional UPDATE of last_started_at from the value the claimer read."""
+
+    name = models.CharField(_("job"), max_length=64, unique=True)
+    last_started_at = models.DateTimeField(_("last started"), null=True, blank=True)
+    last_finished_at = models.DateTimeField(_("last finished"), null=True, blank=True)
+    last_ok = models.BooleanField(_("last run succeeded"), default=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    runs = models.PositiveIntegerField(_("runs"), default=0)
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+        verbose_name = _("scheduled job")
+        verbose_name_plural = _("scheduled jobs")
+
+    def __str__(self) -> str:
+        return self.name
