@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-README_SHOTS = {"screenshot-list.png", "screenshot-agent-ticket.png"}
+README_SHOTS = {"screenshot-list.png", "screenshot-agent-ticket.png", "screenshot-reports.png"}
 
 
 def artifact_dir(name: str) -> Path:

@@ -2,10 +2,11 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from helpdesk.accounts import user_create, user_set_role
+from helpdesk.demo_history import seed_history
 from helpdesk.models import User
 from helpdesk.roles import Role
 from tickets.models import Category, Team
@@ -28,8 +29,14 @@ class Command(BaseCommand):
     help = (
         "Create the demo accounts (admin@, manager@, agent@ and customer@example.com), "
         "teams and categories. Idempotent: existing accounts are left as they are. The "
-        "password is HELPDESK_DEMO_PASSWORD, or one generated and printed once."
+        "password is HELPDESK_DEMO_PASSWORD, or one generated and printed once. --history "
+        "adds 90 days of tickets (replies, resolutions, ratings) for living reports, once."
     )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--history", action="store_true", help="Also make up the last 90 days of tickets."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         password = settings.HELPDESK_DEMO_PASSWORD or secrets.token_urlsafe(9)
@@ -55,3 +62,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {email:24} password: {password}")
         else:
             self.stdout.write("Demo accounts already exist; passwords unchanged.")
+        if options["history"]:
+            made = seed_history()
+            if made:
+                self.stdout.write(f"History: {made} tickets over the last 90 days.")
+            else:
+                self.stdout.write("History already seeded; nothing added.")
