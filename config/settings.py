@@ -265,6 +265,11 @@ HELPDESK_SCHEDULER_SKIP = envlist("HELPDESK_SCHEDULER_SKIP", [])
 # SLAs (tickets.sla): the assignee (or the team) is warned this many minutes
 # before a first-response or resolution target is breached (sla_check).
 HELPDESK_SLA_WARNING_MINUTES = envint("HELPDESK_SLA_WARNING_MINUTES", 60)
+# Workflow: the team of tickets no routing rule routes (a team's name; empty:
+# such tickets have no team), and the days a resolved ticket waits for the
+# customer before it closes by itself (close_resolved).
+HELPDESK_DEFAULT_TEAM = env("HELPDESK_DEFAULT_TEAM", "")
+HELPDESK_AUTOCLOSE_DAYS = envint("HELPDESK_AUTOCLOSE_DAYS", 5)
 
 # Mail in (mailgateway): which addresses are ours, size limit, trust anchors.
 HELPDESK_RAW_DIR = Path(env("HELPDESK_RAW_DIR", str(DATA_DIR / "raw")))

@@ -257,6 +257,7 @@ class BulkForm(forms.Form):
         ("assign", _("Assign to")),
         ("status", _("Set status")),
         ("priority", _("Set priority")),
+        ("team", _("Move to team")),
         ("close", _("Close")),
     ]
     tickets = forms.MultipleChoiceField(label=_("Tickets"), choices=[])
@@ -269,6 +270,9 @@ class BulkForm(forms.Form):
     )
     priority = forms.ChoiceField(
         label=_("Priority"), choices=[("", "—"), *Priority.choices], required=False
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(), label=_("Team"), required=False, empty_label="—"
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -285,6 +289,36 @@ class BulkForm(forms.Form):
             self.add_error("status", _("Choose a status."))
         if action == "priority" and not data.get("priority"):
             self.add_error("priority", _("Choose a priority."))
+        if action == "team" and not data.get("team"):
+            self.add_error("team", _("Choose a team."))
+        return data
+
+
+class TransferForm(forms.Form):
+    """Hand a ticket to another agent or team, with an optional reason."""
+
+    assignee = forms.ModelChoiceField(
+        queryset=User.objects.none(), label=_("To the agent"), required=False, empty_label="—"
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(), label=_("To the team"), required=False, empty_label="—"
+    )
+    reason = forms.CharField(
+        label=_("Reason (optional)"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("The new owner reads it in the notice; it stays in the thread for staff."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = staff_users()  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("assignee") and not data.get("team"):
+            raise forms.ValidationError(_("Choose an agent or a team."))
         return data
 
 

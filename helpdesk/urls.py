@@ -29,6 +29,9 @@ urlpatterns = [
     path("tickets/<str:reference>/reply/", ticket_detail.ticket_reply, name="ticket_reply"),
     path("tickets/<str:reference>/take/", ticket_detail.ticket_take, name="ticket_take"),
     path(
+        "tickets/<str:reference>/transfer/", ticket_detail.ticket_transfer, name="ticket_transfer"
+    ),
+    path(
         "tickets/<str:reference>/properties/",
         ticket_detail.ticket_properties,
         name="ticket_properties",

@@ -36,7 +36,9 @@ from mailgateway.prepare import Prepared, prepare
 from mailgateway.staff import StaffCommands, apply_commands, parse_commands
 from mailgateway.threads import Verdict, find_thread
 from tickets import access, events, services
+from tickets.closing import is_bare_thanks
 from tickets.models import Message, Source, Ticket
+from tickets.routing import Arrival
 
 log = logging.getLogger("mailgateway")
 
@@ -483,8 +485,21 @@ def _create(
         attachments=_attachments(prepared, row),
         ccs=_ccs(mail, mail.sender),
         linked_to=verdict.linked_to,
+        arrival=Arrival(
+            addresses=_our_addresses(row, mail),
+            mailbox=row.mailbox,
+            sender=mail.sender,
+        ),
     )
     return _finish(row, Outcome.CREATED, ticket, entry)
+
+
+def _our_addresses(row: InboundMessage, mail: InboundEmail) -> tuple[str, ...]:
+    """The addresses the mail was sent to us at, for routing: every envelope
+    recipient (our MTA accepted them for us) and the To/Cc addresses that are ours."""
+    headers = [a.email for a in (*mail.to, *mail.cc) if a.email and is_our_address(a.email)]
+    seen = [*(row.envelope_rcpts or ()), *headers]
+    return tuple(dict.fromkeys(a.lower() for a in seen if a))
 
 
 def _reply(row: InboundMessage, prepared: Prepared, verdict: Verdict, author: Any) -> IngestResult:
@@ -508,7 +523,8 @@ def _reply_held(
     internal = verdict.staff and (
         commands.internal or (verdict.internal_reply and not commands.public)
     )
-    if verdict.reopen:
+    thanks = not verdict.staff and not mail.attachments and is_bare_thanks(new_text)
+    if verdict.reopen and not thanks:
         # The customer (or agent) whose mail reopens the ticket did it.
         services.ticket_transition(ticket=ticket, to="open", actor=author)
     if not verdict.staff:

@@ -155,6 +155,7 @@ def build_email(payload: dict[str, Any], connection: Any = None) -> EmailMultiAl
         new=payload.get("new", ""),
     )
     ctx["reply_is_internal"] = bool(payload.get("reply_internal"))
+    ctx["reason"] = payload.get("reason", "")
     recipient = Recipient(
         email=payload["to"],
         name=payload.get("to_name", ""),

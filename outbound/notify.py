@@ -87,6 +87,14 @@ class Agents:
             self._by_team[team_id] = list(agents.order_by("id"))
         return self._by_team[team_id]
 
+    def of_team_or_all_members(self, team_id: int | None) -> list[Any]:
+        """The available agents of the team; when none is available, every
+        active member, so the team hears of a ticket waiting in its queue."""
+        available = self.of_team(team_id)
+        if available or team_id is None:
+            return available
+        return list(_agents().filter(teams=team_id).order_by("id"))
+
 
 def _handlers(ticket: Ticket, agents: Agents) -> list[Any]:
     """The assignee, or the team's available agents when nobody is assigned."""
@@ -115,7 +123,11 @@ def plan(event: TicketChanged, agents: Agents | None = None) -> list[Planned]:
 
     if kind == "created":
         out += _requester(ticket, Notification.TICKET_CREATED)
-        to_users(Notification.NEW_TICKET, agents.of_team(ticket.team_id))
+        # Notices follow routing: the agent it was assigned to at once, else its team.
+        if ticket.assigned_to_id is not None and _is_staff(ticket.assigned_to):
+            to_users(Notification.NEW_TICKET, [ticket.assigned_to])
+        else:
+            to_users(Notification.NEW_TICKET, agents.of_team_or_all_members(ticket.team_id))
     elif kind == "reply" and message is not None:
         author = message.author
         if _is_staff(author):
@@ -345,7 +357,13 @@ def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
     carried = {id(status) for status in folded.values()}
     carried_reopens = {id(status) for status in reopens.values()}
     folded.update(reopens)
-    plans = [(c, plan(c, agents)) for c in changes if not c.quiet]
+    # A ticket assigned as it opens: its assignee's "new ticket" notice says it all.
+    opened = {c.ticket.pk for c in changes if c.kind == "created"}
+    plans = [
+        (c, plan(c, agents))
+        for c in changes
+        if not c.quiet and not (c.kind in {"assignee", "team"} and c.ticket.pk in opened)
+    ]
     plans = [
         (
             c,
@@ -486,6 +504,7 @@ def _outbox_item(
             if user is not None
             else settings.HELPDESK_SUPPORT_ADDRESS,
             "reply_internal": internal,
+            "reason": str(change.extra.get("reason", ""))[:500],
             "headers": headers,
         },
     )

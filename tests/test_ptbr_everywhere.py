@@ -322,7 +322,11 @@ def test_every_model_and_app_has_a_portuguese_name() -> None:
 def test_admin_messages_agree_with_the_gender_of_the_model(world: dict[str, Any]) -> None:
     client = client_for(world["users"]["admin"])
     with translation.override("pt-br"):
-        team = client.post(reverse("admin:tickets_team_add"), {"name": "Financeiro"}, follow=True)
+        team = client.post(
+            reverse("admin:tickets_team_add"),
+            {"name": "Financeiro", "assignment": "manual"},
+            follow=True,
+        )
         category = client.post(
             reverse("admin:tickets_category_add"),
             {"name": "Faturas", "is_active": "on"},

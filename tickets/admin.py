@@ -6,7 +6,16 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from tickets import access
-from tickets.models import Attachment, Category, Message, Team, Ticket, TicketCC, TicketEvent
+from tickets.models import (
+    Attachment,
+    Category,
+    Message,
+    RoutingRule,
+    Team,
+    Ticket,
+    TicketCC,
+    TicketEvent,
+)
 
 
 class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -204,9 +213,23 @@ class CategoryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("name",)
+    list_display = ("name", "assignment")
+    list_filter = ("assignment",)
     search_fields = ("name", "members__email")
     filter_horizontal = ("members",)
+    exclude = ("rotation_cursor",)
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """First match wins, in position order: the list shows that order."""
+
+    list_display = ("position", "name", "match", "value", "team", "category", "priority")
+    list_display_links = ("name",)
+    list_editable = ("position",)
+    list_filter = ("is_active", "match", "team")
+    search_fields = ("name", "value")
+    fields = ("name", "is_active", "position", "match", "value", "team", "category", "priority")
 
 
 from tickets import sla_admin  # noqa: E402, F401  (registers the calendars and SLA policies)

@@ -97,6 +97,11 @@ class Holiday(models.Model):
 
 
 class Team(models.Model):
+    class Assignment(models.TextChoices):
+        MANUAL = "manual", _("Manual")
+        ROUND_ROBIN = "round_robin", _("Round-robin")
+        LEAST_OPEN = "least_open", _("Fewest active tickets")
+
     name = models.CharField(_("name"), max_length=100, unique=True)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="teams", blank=True, verbose_name=_("members")
@@ -110,6 +115,16 @@ class Team(models.Model):
         related_name="teams",
         verbose_name=_("business calendar"),
     )
+    assignment = models.CharField(
+        _("assignment"),
+        max_length=16,
+        choices=Assignment.choices,
+        default=Assignment.MANUAL,
+        help_text=_("How new tickets of the team find an agent (only available members)."),
+    )
+    # The member who took the last ticket (tickets.assignment): the rotation
+    # lives in this row, locked while a ticket is assigned.
+    rotation_cursor = models.PositiveIntegerField(_("rotation position"), default=0)
 
     class Meta:
         ordering: ClassVar = ["name"]
@@ -132,6 +147,46 @@ class Category(models.Model):
         ordering: ClassVar = ["name"]
         verbose_name = _("category")
         verbose_name_plural = _("categories")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingRule(models.Model):
+    """Where a new ticket goes: evaluated in position order, first match wins
+    (tickets.routing)."""
+
+    class Match(models.TextChoices):
+        ADDRESS = "address", _("Address the mail was sent to")
+        MAILBOX = "mailbox", _("IMAP mailbox")
+        SENDER_DOMAIN = "sender_domain", _("Sender's domain")
+        SUBJECT = "subject", _("Word in the subject")
+        CATEGORY = "category", _("Category chosen on the web form")
+
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    match = models.CharField(_("when"), max_length=16, choices=Match.choices)
+    value = models.CharField(
+        _("is"),
+        max_length=255,
+        help_text=_(
+            "An address (* matches anything: *@vendas.example.com), a mailbox name, a "
+            "domain (subdomains match too), a word or phrase, or a category name."
+        ),
+    )
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("team")
+    )
+    category = models.ForeignKey(
+        Category, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("category")
+    )
+    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["position", "id"]
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
 
     def __str__(self) -> str:
         return self.name
@@ -194,6 +249,9 @@ class Ticket(models.Model):
         Team, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("team")
     )
     source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    # How the ticket found its team (tickets.routing): the rule, the
+    # category's team or the default team, in words an admin recognises.
+    routed_by = models.CharField(_("routed by"), max_length=200, blank=True)
     # A ticket opened by a mail that named another ticket it could not join.
     linked_to = models.ForeignKey(
         "self",

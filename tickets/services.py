@@ -8,6 +8,7 @@ rows subscribers write commit with it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +20,9 @@ from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.db.models import FileField
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from tickets import access, events
+from tickets import access, assignment, closing, events, routing
 from tickets.models import (
     Attachment,
     Category,
@@ -126,7 +128,7 @@ def ticket_open(
     source: str = Source.WEB,
     actor: Any = None,
     category: Category | None = None,
-    priority: str = Priority.MEDIUM,
+    priority: str = "",
     team: Team | None = None,
     message_id: str = "",
     body_html: str = "",
@@ -134,20 +136,76 @@ def ticket_open(
     attachments: Sequence[NewAttachment] = (),
     ccs: Sequence[tuple[str, str]] = (),
     linked_to: Ticket | None = None,
+    arrival: routing.Arrival | None = None,
 ) -> tuple[Ticket, Message]:
     """Open a ticket for requester; returns it and its first message. actor
-    defaults to the requester."""
-    if priority not in Priority.values:
+    defaults to the requester.
+
+    Without a team the routing rules choose one (arrival: how the ticket
+    came; tickets.routing), and the team's assignment mode may hand it to an
+    agent at once (tickets.assignment). A rule's priority applies when the
+    caller gave none."""
+    if priority and priority not in Priority.values:
         raise ValidationError({"priority": f"Unknown priority {priority!r}."})
     actor = requester if actor is None else actor
-    if team is None and category is not None:
-        team = category.default_team
+    with events.held():  # the ticket and its assignment reach subscribers together
+        ticket, message = _open(
+            requester=requester,
+            subject=subject,
+            body=body,
+            source=source,
+            actor=actor,
+            category=category,
+            priority=priority,
+            team=team,
+            message_id=message_id,
+            body_html=body_html,
+            quoted=quoted,
+            attachments=attachments,
+            ccs=ccs,
+            linked_to=linked_to,
+            arrival=arrival,
+        )
+        if ticket.team is not None and ticket.assigned_to_id is None:
+            agent = assignment.pick(ticket.team)
+            if agent is not None:
+                ticket_assign(ticket=ticket, assignee=agent, actor=None)
+    return ticket, message
+
+
+def _open(
+    *,
+    requester: Any,
+    subject: str,
+    body: str,
+    source: str,
+    actor: Any,
+    category: Category | None,
+    priority: str,
+    team: Team | None,
+    message_id: str,
+    body_html: str,
+    quoted: str,
+    attachments: Sequence[NewAttachment],
+    ccs: Sequence[tuple[str, str]],
+    linked_to: Ticket | None,
+    arrival: routing.Arrival | None,
+) -> tuple[Ticket, Message]:
+    routed_by = ""
+    if team is None:
+        arrival = arrival or routing.Arrival(sender=requester.email)
+        found = routing.route(
+            dataclasses.replace(arrival, subject=subject, category=category or arrival.category)
+        )
+        team, category, routed_by = found.team, category or found.category, found.by
+        priority = priority or found.priority
     ticket = Ticket.objects.create(
         reference=next_reference(timezone.now().year),
         subject=_clean_subject(subject),
-        priority=priority,
+        priority=priority or Priority.MEDIUM,
         category=category,
         team=team,
+        routed_by=routed_by,
         created_by=requester,
         source=source,
         linked_to=linked_to,
@@ -221,6 +279,17 @@ def ticket_reply_add(
             for e in dict.fromkeys(e.strip().lower() for e in bcc)
             if e and e != requester and e not in copied
         ]
+        # A customer's bare "obrigado" to a resolved or closed ticket is kept
+        # in the thread, quietly: it reopens nothing and pages nobody.
+        thanks = (
+            _is_user(author)
+            and not staff
+            and not internal
+            and not attachments
+            and ticket.status in {Status.RESOLVED, Status.CLOSED}
+            and closing.is_bare_thanks(body)
+        )
+        is_quiet = is_quiet or thanks
         kind = Message.Kind.NOTE if internal else Message.Kind.REPLY
         message = Message.objects.create(
             ticket=ticket,
@@ -323,7 +392,13 @@ def ticket_category_set(*, ticket: Ticket, category: Category | None, actor: Any
 
 @transaction.atomic
 def ticket_assign(
-    *, ticket: Ticket, assignee: Any, actor: Any, team: Team | None = None, keep_team: bool = True
+    *,
+    ticket: Ticket,
+    assignee: Any,
+    actor: Any,
+    team: Team | None = None,
+    keep_team: bool = True,
+    reason: str = "",
 ) -> Ticket:
     """Assign to an agent (None to unassign), optionally transferring to a team too."""
     _staff_change(ticket, actor)
@@ -342,19 +417,65 @@ def ticket_assign(
             actor,
             old=old.email if old else "",
             new=assignee.email if assignee else "",
+            reason=reason,
         )
     return ticket
 
 
 @transaction.atomic
-def ticket_team_set(*, ticket: Ticket, team: Team | None, actor: Any) -> Ticket:
+def ticket_team_set(*, ticket: Ticket, team: Team | None, actor: Any, reason: str = "") -> Ticket:
     _staff_change(ticket, actor)
     _locked(ticket)
     old = ticket.team
     if old != team:
         ticket.team = team
         ticket.save(update_fields=["team", "updated_at", *sla_recompute(ticket)])
-        _audit(ticket, TicketEvent.Kind.TEAM, actor, old=str(old or ""), new=str(team or ""))
+        _audit(
+            ticket,
+            TicketEvent.Kind.TEAM,
+            actor,
+            old=str(old or ""),
+            new=str(team or ""),
+            reason=reason,
+        )
+    return ticket
+
+
+@transaction.atomic
+def ticket_transfer(
+    *, ticket: Ticket, actor: Any, assignee: Any = None, team: Team | None = None, reason: str = ""
+) -> Ticket:
+    """Hand the ticket to another agent and/or team, saying why. The new owner
+    hears of it with the reason; the reason also stays in the thread as a
+    quiet internal note. A ticket moved to a team without a named agent
+    leaves its old assignee (outside that team) and the team's assignment
+    mode picks the next one."""
+    _staff_change(ticket, actor)
+    if assignee is None and team is None:
+        raise ValidationError({"assigned_to": _("Choose an agent or a team.")})
+    reason = " ".join(reason.split())[:500]
+    with events.held():
+        if team is not None and team != ticket.team:
+            ticket_team_set(ticket=ticket, team=team, actor=actor, reason=reason)
+            stays = (
+                ticket.assigned_to_id is not None
+                and team.members.filter(pk=ticket.assigned_to_id).exists()
+            )
+            if assignee is None and not stays:
+                assignee = assignment.pick(team)  # None: it waits in the team's queue
+                if assignee is None and ticket.assigned_to_id is not None:
+                    ticket_assign(ticket=ticket, assignee=None, actor=actor)
+        if assignee is not None:
+            ticket_assign(ticket=ticket, assignee=assignee, actor=actor, reason=reason)
+        if reason:
+            ticket_reply_add(
+                ticket=ticket,
+                author=actor,
+                body=_("Transfer: %(reason)s") % {"reason": reason},
+                internal=True,
+                source=Source.SYSTEM,
+                is_quiet=True,
+            )
     return ticket
 
 

@@ -224,3 +224,11 @@ def aria_sort(context: dict[str, Any], key: str) -> str:
     if current == f"-{key}":
         return "descending"
     return "none"
+
+
+@register.filter
+def routed_by(value: str) -> str:
+    """Ticket.routed_by in the reader's language ("rule “Financeiro”")."""
+    from tickets.routing import routed_by_label
+
+    return routed_by_label(value)

@@ -17,7 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from helpdesk.decorators import is_htmx, staff_required
 from helpdesk.roles import is_staff_member
 from helpdesk.thread import ticket_entries
-from helpdesk.ticket_forms import PropertiesForm, ReplyForm
+from helpdesk.ticket_forms import PropertiesForm, ReplyForm, TransferForm
 from tickets import selectors, services
 from tickets.models import Ticket
 from tickets.states import InvalidTransition, Status
@@ -51,6 +51,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
     }
     if staff:
         context["properties_form"] = PropertiesForm(ticket=ticket)
+        context["transfer_form"] = TransferForm()
         context["other_tickets"] = list(
             selectors.ticket_list(user=request.user)
             .filter(created_by_id=ticket.created_by_id)
@@ -133,6 +134,31 @@ def _apply_properties(ticket: Ticket, data: dict[str, Any], actor: Any) -> list[
         services.ticket_transition(ticket=ticket, to=data["status"], actor=actor)
         changed.append("status")
     return changed
+
+
+@staff_required
+@require_POST
+def ticket_transfer(request: HttpRequest, reference: str) -> HttpResponse:
+    """Transfer to another agent or team with an optional reason."""
+    ticket = _ticket_or_404(request, reference)
+    form = TransferForm(request.POST)
+    if not form.is_valid():
+        context = _detail_context(request, ticket, transfer_form=form)
+        return render(request, "tickets/detail.html", context, status=400)
+    data = form.cleaned_data
+    try:
+        services.ticket_transfer(
+            ticket=ticket,
+            actor=request.user,
+            assignee=data["assignee"],
+            team=data["team"],
+            reason=data["reason"],
+        )
+    except (ValidationError, PermissionDenied):
+        messages.error(request, _("That change is not allowed."))
+        return redirect(ticket)
+    messages.success(request, _("Ticket transferred."))
+    return redirect(ticket)
 
 
 @staff_required

@@ -96,6 +96,8 @@ def _apply_bulk(form: BulkForm, ticket: Ticket, actor: object) -> None:
         services.ticket_priority_set(
             ticket=ticket, priority=form.cleaned_data["priority"], actor=actor
         )
+    elif action == "team":
+        services.ticket_transfer(ticket=ticket, team=form.cleaned_data["team"], actor=actor)
     elif action == "close":
         services.ticket_transition(ticket=ticket, to=Status.CLOSED, actor=actor)
 

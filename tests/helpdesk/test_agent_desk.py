@@ -21,7 +21,7 @@ from tests.conftest import PASSWORD
 from tests.helpdesk.conftest import client_for
 from tests.mailgateway.conftest import make_mail
 from tickets import services
-from tickets.models import Message, Ticket, TicketEvent
+from tickets.models import Message, Team, Ticket, TicketEvent
 from tickets.services import NewAttachment
 
 
@@ -224,3 +224,30 @@ def test_customers_see_no_requester_card_of_themselves_nor_saved_views(
     staff_page = english(agent).get(ticket.get_absolute_url()).content.decode()
     assert 'id="people-h"' in staff_page and "order-first" not in staff_page
     assert 'id="views-h"' in english(agent).get("/tickets/").content.decode()
+
+
+def test_an_agent_transfers_a_ticket_with_a_reason_from_the_page(
+    ticket: Ticket, agent: Any
+) -> None:
+    finance = Team.objects.create(name="Financeiro")
+    client = english(agent)
+    assert 'id="transfer-h"' in client.get(ticket.get_absolute_url()).content.decode()
+    empty = client.post(f"/tickets/{ticket.reference}/transfer/", {"reason": "x"})
+    assert empty.status_code == 400 and "Choose an agent or a team." in empty.content.decode()
+    response = client.post(
+        f"/tickets/{ticket.reference}/transfer/", {"team": finance.pk, "reason": "Cobrança"}
+    )
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.team == finance
+    assert "Cobrança" in client.get(f"/tickets/{ticket.reference}/thread/").content.decode()
+
+
+def test_bulk_actions_move_tickets_to_a_team(ticket: Ticket, agent: Any) -> None:
+    finance = Team.objects.create(name="Financeiro")
+    response = client_for(agent).post(
+        "/tickets/bulk/", {"action": "team", "team": finance.pk, "tickets": [ticket.reference]}
+    )
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.team == finance

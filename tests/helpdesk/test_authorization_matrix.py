@@ -128,6 +128,12 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         {},
         {"anon": LOGIN, "owner": 403, "stranger": 403, "agent": 302, "manager": 302},
     ),
+    "ticket_transfer": (
+        "POST",
+        "ticket",
+        {"team": "", "reason": "x"},
+        {"anon": LOGIN, "owner": 403, "stranger": 403, "agent": 400, "manager": 400},
+    ),
     "availability_set": (
         "POST",
         "",
