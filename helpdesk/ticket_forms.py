@@ -13,6 +13,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
+from django.utils.formats import localize
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.markup import format_reply
@@ -26,7 +28,7 @@ from helpdesk.uploads import (
     to_new_attachment,
 )
 from mailgateway.addresses import is_our_address
-from tickets.models import Category, Team, Ticket
+from tickets.models import Category, Message, Team, Ticket
 from tickets.states import Priority, Status, moves_from
 
 SUBJECT_MAX = 255
@@ -214,6 +216,68 @@ class ReplyForm(_AttachmentsMixin):
             "cc": data.get("cc") or [],
             "bcc": data.get("bcc") or [],
         }
+
+
+class ForwardForm(forms.Form):
+    """Send one entry of the thread, or a text, to an outside address (a supplier)."""
+
+    to = forms.EmailField(
+        label=_("To"),
+        help_text=_("Their answer comes back here as an internal note."),
+    )
+    entry = forms.TypedChoiceField(
+        label=_("Entry to forward"), coerce=int, required=False, empty_value=None
+    )
+    body = forms.CharField(
+        label=_("Message"),
+        max_length=BODY_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "forward")  # beside the reply form on the page
+        super().__init__(*args, **kwargs)
+        self.entries = {
+            m.pk: m
+            for m in ticket.messages.exclude(kind=Message.Kind.EVENT)
+            .filter(forwarded_to="")
+            .select_related("author")
+            .order_by("-created_at", "-id")
+        }
+        self.fields["entry"].choices = [  # type: ignore[attr-defined]
+            ("", _("— none, only my message —")),
+            *((pk, _entry_label(m)) for pk, m in self.entries.items()),
+        ]
+
+    def clean_to(self) -> str:
+        to = str(self.cleaned_data["to"]).strip().lower()
+        if is_our_address(to):
+            raise ValidationError(_("That is one of our own addresses."), code="ours")
+        return to
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not (data.get("body") or "").strip() and data.get("entry") is None:
+            self.add_error("body", _("Write a message or choose an entry to forward."))
+        return data
+
+    def forward_fields(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        entry = data.get("entry")
+        return {
+            "to": data["to"],
+            "body": data.get("body") or "",
+            "entry": self.entries.get(entry) if entry is not None else None,
+        }
+
+
+def _entry_label(message: Message) -> str:
+    who = message.author.get_full_name() if message.author else message.external_from or "—"
+    text = " ".join(message.body.split())
+    short = text[:60] + ("…" if len(text) > 60 else "")
+    when = localize(timezone.localtime(message.created_at))
+    return f"{when} · {who}: {short}"
 
 
 class PropertiesForm(forms.Form):

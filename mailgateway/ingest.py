@@ -361,6 +361,10 @@ def _pipeline(
     row.verdict.update(verdict.as_json())
     if vouch is not None:
         row.verdict["vouched_by"] = getattr(vouch.by, "email", "")
+    if verdict.supplier and verdict.ticket is not None:
+        # Before anything that would make the sender a customer (an account,
+        # a CC, a new ticket): an outside party's answer is for staff only.
+        return _supplier_answer(row, prepared, verdict, quiet=kind.kind == "autoreply")
     if kind.kind == "autoreply":
         # Recorded quietly on the ticket it answers; never a new ticket (a
         # ticket would be acknowledged, and two robots would talk forever).
@@ -552,6 +556,26 @@ def _reply_held(
         row.verdict["commands"] = done
         services.ticket_event_add(ticket=ticket, body="\n".join(done), actor=author)
     return _finish(row, Outcome.REPLIED, ticket, entry)
+
+
+def _supplier_answer(
+    row: InboundMessage, prepared: Prepared, verdict: Verdict, *, quiet: bool
+) -> IngestResult:
+    assert verdict.ticket is not None
+    mail = prepared.mail
+    entry = services.ticket_external_note_add(
+        ticket=verdict.ticket,
+        from_email=mail.sender or verdict.supplier,
+        body=prepared.new_text,
+        message_id=mail.message_id,
+        body_html=_html(prepared, row),
+        quoted=prepared.quoted,
+        attachments=_attachments(prepared, row),
+        is_quiet=quiet,
+    )
+    row.verdict["internal"] = True
+    outcome = Outcome.AUTOREPLY if quiet else Outcome.REPLIED
+    return _finish(row, outcome, verdict.ticket, entry)
 
 
 def follow_moved_entry(changes: Sequence[events.TicketChanged]) -> None:

@@ -26,7 +26,7 @@ from mailgateway.parse import InboundEmail
 from outbound.models import OutboxItem, reply_is_internal
 from outbound.tokens import ReplyToken, parse_reply_address
 from tickets import access
-from tickets.models import Ticket
+from tickets.models import Message, Ticket
 from tickets.references import parse_reference
 from tickets.selectors import ticket_by_message_ids
 from tickets.services import is_participant
@@ -46,6 +46,9 @@ class Verdict:
     # An agent answering a staff-only notice: the answer is an internal note.
     internal_reply: bool = False
     authenticated_by: str = ""  # token, dmarc
+    # The outside address (a supplier) whose answer to a forward this is,
+    # proved by the forward's token: filed as an internal note, nothing more.
+    supplier: str = ""
     dmarc: str = "none"
     candidates: list[dict[str, Any]] = field(default_factory=list)
 
@@ -74,6 +77,7 @@ class Verdict:
             "verified_staff": self.verified_staff,
             "internal_reply": self.internal_reply,
             "authenticated_by": self.authenticated_by,
+            "supplier": self.supplier,
             "dmarc": self.dmarc,
             "candidates": self.candidates,
         }
@@ -121,6 +125,33 @@ def answers_staff_notice(mail: InboundEmail) -> bool:
 
 
 _UNSET: Any = object()
+
+
+def _supplier_answer(verdict: Verdict, ticket: Ticket, entry_id: int, *, is_staff: bool) -> bool:
+    """The mail answers a forward (its token): the only way an outside
+    party's mail joins a ticket as theirs, always as an internal note, whatever
+    the ticket's status (their answer reopens nothing)."""
+    forwarded_to = (
+        Message.objects.filter(pk=entry_id, ticket=ticket)
+        .exclude(forwarded_to="")
+        .values_list("forwarded_to", flat=True)
+        .first()
+    )
+    if forwarded_to is None:
+        verdict.reject("token", ticket, "forward no longer exists")
+        return False
+    if is_staff:  # staff write with their own tokens; this one is not theirs
+        verdict.reject("token", ticket, "forward token used by staff")
+        return False
+    if verdict.dmarc == "fail":
+        verdict.reject("token", ticket, verdicts.DMARC_FAIL)
+        return False
+    verdict.rule = "token"
+    verdict.ticket = ticket
+    verdict.supplier = forwarded_to
+    verdict.internal_reply = True
+    verdict.authenticated_by = "token"
+    return True
 
 
 def find_thread(
@@ -174,6 +205,9 @@ def find_thread(
         ticket = Ticket.objects.filter(pk=token.ticket_id).select_related("created_by").first()
         if ticket is None:
             verdict.reject("token", None, verdicts.TICKET_GONE)
+        elif token.entry_id is not None:
+            if _supplier_answer(verdict, ticket, token.entry_id, is_staff=is_staff):
+                return verdict
         elif may_attach("token", ticket, token):
             found = ("token", ticket)
             break

@@ -15,7 +15,7 @@ from django.utils.functional import lazy
 from helpdesk.feedback import feedback_path
 from outbound.conf import support_name
 from outbound.emails import Mail, Recipient, make_message
-from outbound.formatted import inline_content_ids, mail_html
+from outbound.formatted import FORWARD, forward_context, inline_content_ids, mail_html
 from tickets.models import Message, Ticket
 from tickets.states import Priority, Status
 
@@ -94,6 +94,10 @@ def ticket_context(
         ctx["actor_name"] = _name(message.author)
     elif message is not None and message.author is not None:
         ctx["actor_name"] = _name(message.author)
+    elif message is not None and message.external_from:
+        ctx["actor_name"] = message.external_from  # a supplier's answer to a forward
+    if message is not None and message.forwarded_to:
+        ctx.update(forward_context(message))
     if recipient_user is not None and ticket.created_by_id == recipient_user.pk:
         from helpdesk.models import SatisfactionRating
 
@@ -178,6 +182,8 @@ def build_email(payload: dict[str, Any], connection: Any = None) -> EmailMultiAl
     )
     if message is not None and payload["template"] in WITH_ATTACHMENTS:
         attach_files(mail, message)
+    elif message is not None and message.forward_of is not None and payload["template"] == FORWARD:
+        attach_files(mail, message.forward_of, inline=False)
     return mail
 
 
@@ -186,11 +192,11 @@ def build_email(payload: dict[str, Any], connection: Any = None) -> EmailMultiAl
 WITH_ATTACHMENTS = frozenset({"agent_reply", "customer_reply", "new_ticket"})
 
 
-def attach_files(mail: EmailMultiAlternatives, message: Message) -> None:
+def attach_files(mail: EmailMultiAlternatives, message: Message, *, inline: bool = True) -> None:
     """Attach the entry's files while they fit under HELPDESK_MAX_ATTACHMENT_MB
     in total; the rest stay on the ticket page the mail links to."""
     budget = int(getattr(settings, "HELPDESK_MAX_ATTACHMENT_MB", 20)) * 1024 * 1024
-    shown = inline_content_ids(message) if isinstance(mail, Mail) else set()
+    shown = inline_content_ids(message) if inline and isinstance(mail, Mail) else set()
     for attachment in message.attachments.order_by("id"):
         if attachment.size > budget:
             continue

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from outbound.conf import support_name
 from outbound.enqueue import outbox_add
+from outbound.formatted import FORWARD
 from outbound.headers import bare_id, format_references, new_message_id, support_address
 from outbound.models import (
     AGENT_NOTIFICATIONS,
@@ -34,7 +35,7 @@ from outbound.models import (
     OutboxItem,
     reply_is_internal,
 )
-from outbound.tokens import reply_address
+from outbound.tokens import forward_address, reply_address
 from tickets.events import TicketChanged
 from tickets.models import MailId, Message, Source, Ticket
 from tickets.services import mail_ids_add
@@ -44,7 +45,7 @@ from tickets.states import Priority, Status
 # (RFC 3834 section 5); every other automatic mail is "auto-generated". An
 # agent's reply is written by a person and carries neither.
 AUTO_REPLIED = frozenset({Notification.TICKET_CREATED})
-HUMAN_WRITTEN = frozenset({Notification.AGENT_REPLY})
+HUMAN_WRITTEN = frozenset({Notification.AGENT_REPLY, FORWARD})
 # Keep References short enough for every client: the root plus the latest.
 MAX_REFERENCES = 20
 RECENT_IDS = 100
@@ -157,6 +158,8 @@ def plan(event: TicketChanged, agents: Agents | None = None) -> list[Planned]:
         else:
             to_users(Notification.CUSTOMER_REPLY, _handlers(ticket, agents))
     elif kind == "note":
+        if message is not None and message.forwarded_to:
+            out.append(Planned(FORWARD, message.forwarded_to, ""))
         to_users(Notification.NOTE_ADDED, _handlers(ticket, agents))
     elif kind == "assignee" and ticket.assigned_to_id is not None:
         to_users(Notification.ASSIGNED, [ticket.assigned_to])
@@ -335,7 +338,12 @@ class Threads:
 def _from_name(name: str, event: TicketChanged) -> str:
     base = support_name()
     author = event.message.author if event.message is not None else None
-    if name in {Notification.AGENT_REPLY, Notification.CUSTOMER_REPLY, Notification.NOTE_ADDED}:
+    if name in {
+        Notification.AGENT_REPLY,
+        Notification.CUSTOMER_REPLY,
+        Notification.NOTE_ADDED,
+        FORWARD,
+    }:
         # "Ana via Support": the person's name, never their address.
         who = _display(author)
         if who:
@@ -500,7 +508,9 @@ def _outbox_item(
             "new": (status or change).new,
             "from_name": _from_name(p.name, change),
             "from_email": support_address(),
-            "reply_to": reply_address(ticket.pk, user.pk, internal=internal)
+            "reply_to": forward_address(ticket.pk, message.pk)
+            if p.name == FORWARD and isinstance(message, Message)
+            else reply_address(ticket.pk, user.pk, internal=internal)
             if user is not None
             else settings.HELPDESK_SUPPORT_ADDRESS,
             "reply_internal": internal,

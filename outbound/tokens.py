@@ -9,6 +9,10 @@ Staff-only notices (an internal note, an assignment) carry a token of the
 "note" kind: a reply to them is an internal note unless the agent asks for
 a public reply, so a hurried Reply never sends internal talk to a customer.
 The kind is its first letter (t: reply, n: note) and is signed with the rest.
+
+A forward to an outside address (a supplier, who has no account) carries a
+token of the "forward" kind (f) naming the forward entry instead of a person:
+its answer becomes an internal note on the ticket, never a participant's reply.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-_TOKEN_RE = re.compile(r"^([tn])([0-9a-z]+u[0-9a-z]+)k([a-z2-7]{16})$")
-_PURPOSE = {"t": "reply", "n": "note"}
+_TOKEN_RE = re.compile(r"^([tnf])([0-9a-z]+u[0-9a-z]+)k([a-z2-7]{16})$")
+_PURPOSE = {"t": "reply", "n": "note", "f": "forward"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,9 @@ class ReplyToken:
     ticket_id: int
     user_id: int
     internal: bool = False  # the mail it answers was for staff only
+    # A forward's token: the forward entry (tickets.Message) it answers;
+    # user_id is then 0, nobody.
+    entry_id: int | None = None
 
 
 def _b36(number: int) -> str:
@@ -58,6 +65,13 @@ def reply_address(ticket_id: int, user_id: int, *, internal: bool = False) -> st
     return f"{local}+{reply_token(ticket_id, user_id, internal=internal)}@{domain}"
 
 
+def forward_address(ticket_id: int, entry_id: int) -> str:
+    """The Reply-To of a forward: its answer is filed as an internal note."""
+    mac = _mac(ticket_id, entry_id, settings.SECRET_KEY, _PURPOSE["f"])
+    local, _, domain = settings.HELPDESK_SUPPORT_ADDRESS.partition("@")
+    return f"{local}+f{_b36(ticket_id)}u{_b36(entry_id)}k{mac}@{domain}"
+
+
 def parse_reply_token(token: str) -> ReplyToken | None:
     """The ticket, person and kind of a valid token, None for anything else."""
     match = _TOKEN_RE.match(token.strip().lower())
@@ -75,6 +89,8 @@ def parse_reply_token(token: str) -> ReplyToken | None:
             hmac.compare_digest(signature, _mac(ticket_id, user_id, key, _PURPOSE[kind]))
             for key in keys
         ):
+            if kind == "f":
+                return ReplyToken(ticket_id, 0, internal=True, entry_id=user_id)
             return ReplyToken(ticket_id, user_id, internal=kind == "n")
     return None
 

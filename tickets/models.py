@@ -414,6 +414,19 @@ class Message(models.Model):
     # a mail: it holds only what its author typed, so whoever may read the
     # entry may see it formatted.
     formatted = models.BooleanField(_("formatted"), default=False)
+    # A forward: the outside address (a supplier) this entry was mailed to,
+    # and the entry it carried. The answer comes back as an internal note
+    # with no author, from external_from (tickets.services.ticket_forward).
+    forwarded_to = models.EmailField(_("forwarded to"), blank=True)
+    forward_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("forwarded entry"),
+    )
+    external_from = models.EmailField(_("from outside"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

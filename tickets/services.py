@@ -507,6 +507,75 @@ def sla_check(*, now: datetime | None = None) -> dict[str, int]:
 
 
 @transaction.atomic
+def ticket_forward(
+    *, ticket: Ticket, actor: Any, to: str, body: str = "", entry: Message | None = None
+) -> Message:
+    """Staff send one entry of the thread (or only a text) to an outside
+    address, a supplier: recorded as an internal note naming the address (the
+    audit row too); the mail goes out with a reply address that files the
+    answer back here as an internal note (outbound.tokens.forward_address).
+    The outside party becomes no participant: they see nothing else."""
+    _staff_change(ticket, actor)
+    if not access.is_staff(actor):
+        raise PermissionDenied("Only staff can forward.")
+    to = to.strip().lower()
+    if not to:
+        raise ValidationError({"to": "An address is required."})
+    if entry is not None and entry.ticket_id != ticket.pk:
+        raise ValidationError({"entry": "That entry is on another ticket."})
+    if not body.strip() and entry is None:
+        raise ValidationError({"body": "Write a text or choose an entry to forward."})
+    _locked(ticket)
+    message = Message.objects.create(
+        ticket=ticket,
+        kind=Message.Kind.NOTE,
+        author=actor,
+        source=Source.WEB,
+        body=body,
+        forwarded_to=to,
+        forward_of=entry,
+    )
+    ticket.save(update_fields=["updated_at"])
+    _audit(ticket, TicketEvent.Kind.NOTE, actor, new=to, message=message, forwarded_to=to)
+    return message
+
+
+@transaction.atomic
+def ticket_external_note_add(
+    *,
+    ticket: Ticket,
+    from_email: str,
+    body: str,
+    message_id: str = "",
+    body_html: str = "",
+    quoted: str = "",
+    attachments: Sequence[NewAttachment] = (),
+    is_quiet: bool = False,
+) -> Message:
+    """An outside party's answer to a forward (the mail gateway proved it by
+    the forward's token): an internal note with no author, from_email shown."""
+    _locked(ticket)
+    message = Message.objects.create(
+        ticket=ticket,
+        kind=Message.Kind.NOTE,
+        author=None,
+        source=Source.EMAIL,
+        message_id=message_id,
+        body=body,
+        body_html=body_html,
+        quoted=quoted,
+        is_quiet=is_quiet,
+        external_from=from_email.strip().lower()[:254],
+    )
+    mail_id_record(ticket=ticket, message_id=message_id, message=message)
+    for item in attachments:
+        attachment_store(ticket=ticket, message=message, item=item)
+    ticket.save(update_fields=["updated_at"])
+    _audit(ticket, TicketEvent.Kind.NOTE, None, message=message, quiet=is_quiet)
+    return message
+
+
+@transaction.atomic
 def ticket_event_add(*, ticket: Ticket, body: str, actor: Any = None) -> Message:
     """A quiet system entry in the thread (e.g. the result of an agent's mail
     commands); notifies nobody."""

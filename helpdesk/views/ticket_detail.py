@@ -17,7 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from helpdesk.decorators import is_htmx, staff_required
 from helpdesk.roles import is_staff_member
 from helpdesk.thread import ticket_entries
-from helpdesk.ticket_forms import PropertiesForm, ReplyForm, TransferForm
+from helpdesk.ticket_forms import ForwardForm, PropertiesForm, ReplyForm, TransferForm
 from tickets import selectors, services
 from tickets.models import Ticket
 from tickets.states import InvalidTransition, Status
@@ -52,6 +52,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
     if staff:
         context["properties_form"] = PropertiesForm(ticket=ticket)
         context["transfer_form"] = TransferForm()
+        context["forward_form"] = ForwardForm(ticket=ticket)
         context["other_tickets"] = list(
             selectors.ticket_list(user=request.user)
             .filter(created_by_id=ticket.created_by_id)
@@ -112,6 +113,20 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
     except PermissionDenied:
         raise Http404 from None
     messages.success(request, _("Internal note added.") if internal else _("Reply sent."))
+    return redirect(f"{ticket.get_absolute_url()}#message-{message.pk}")
+
+
+@staff_required
+@require_POST
+def ticket_forward(request: HttpRequest, reference: str) -> HttpResponse:
+    """Forward an entry (or a text) to an outside address, a supplier."""
+    ticket = _ticket_or_404(request, reference)
+    form = ForwardForm(request.POST, ticket=ticket)
+    if not form.is_valid():
+        context = _detail_context(request, ticket, forward_form=form)
+        return render(request, "tickets/detail.html", context, status=400)
+    message = services.ticket_forward(ticket=ticket, actor=request.user, **form.forward_fields())
+    messages.success(request, _("Forwarded to %(address)s.") % {"address": message.forwarded_to})
     return redirect(f"{ticket.get_absolute_url()}#message-{message.pk}")
 
 

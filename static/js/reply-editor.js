@@ -47,6 +47,7 @@
   }
 
   function list(area, numbered) {
+    var collapsed = area.selectionStart === area.selectionEnd;
     var value = area.value;
     var from = value.lastIndexOf("\n", area.selectionStart - 1) + 1;
     var to = value.indexOf("\n", area.selectionEnd);
@@ -60,7 +61,8 @@
       return (numbered ? (i + 1) + ". " : "- ") + bare;
     }).join("\n");
     area.setSelectionRange(from, to);
-    insert(area, out, 0, out.length);
+    // A caret stays a caret, at the end of the line; a selection stays selected.
+    insert(area, out, collapsed ? out.length : 0, out.length);
   }
 
   // Enter on a list item starts the next item; on an empty one it ends the list.
@@ -74,7 +76,7 @@
     event.preventDefault();
     if (!match[4]) {
       area.setSelectionRange(from, area.selectionStart);
-      insert(area, "");
+      insert(area, "", 0);  // Chrome leaves the caret a line up after deleting
       return;
     }
     var next = match[3] ? (parseInt(match[2], 10) + 1) + match[3] : match[2];

@@ -128,6 +128,12 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         {},
         {"anon": LOGIN, "owner": 403, "stranger": 403, "agent": 302, "manager": 302},
     ),
+    "ticket_forward": (
+        "POST",
+        "ticket",
+        {"forward-to": "fornecedor@example.org", "forward-body": "Podem ver?"},
+        {"anon": LOGIN, "owner": 403, "stranger": 403, "agent": 302, "manager": 302},
+    ),
     "ticket_transfer": (
         "POST",
         "ticket",
