@@ -4,9 +4,11 @@ fetched in the same query."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from helpdesk.models import User
 from helpdesk.roles import STAFF_ROLES
@@ -16,6 +18,15 @@ from tickets.states import ACTIVE_STATUSES, Status
 
 LIST_SIZE = 10
 ACTIVE = list(ACTIVE_STATUSES)
+# "Due soon" on the dashboards, as the list's "due=1" filter the tiles link to.
+DUE_SOON = timedelta(hours=1)
+
+
+def _sla(prefix: str = "") -> tuple[Q, Q]:
+    """Tickets whose next SLA due time has passed, and those due within the hour."""
+    now = timezone.now()
+    due = f"{prefix}sla_due_at"
+    return Q(**{f"{due}__lte": now}), Q(**{f"{due}__gt": now, f"{due}__lte": now + DUE_SOON})
 
 
 def customer_dashboard(user: Any) -> dict[str, Any]:
@@ -44,11 +55,14 @@ def agent_dashboard(user: Any) -> dict[str, Any]:
     assigned = Q(assigned_to=user, status__in=ACTIVE)
     team_queue = Q(team__in=teams, assigned_to__isnull=True, status__in=ACTIVE)
     waiting = Q(status=Status.WAITING_CUSTOMER, assigned_to=user)
+    breached, due_soon = _sla()
     counts = visible.aggregate(
         assigned=Count("pk", filter=assigned),
         team_unassigned=Count("pk", filter=team_queue),
         waiting=Count("pk", filter=waiting),
         all_active=Count("pk", filter=Q(status__in=ACTIVE)),
+        sla_breached=Count("pk", filter=Q(assigned_to=user) & breached),
+        sla_due_soon=Count("pk", filter=Q(assigned_to=user) & due_soon),
     )
     return {
         "counts": counts,
@@ -61,11 +75,13 @@ def agent_dashboard(user: Any) -> dict[str, Any]:
 
 def manager_dashboard(user: Any) -> dict[str, Any]:
     active = Q(ticket__status__in=ACTIVE)
+    team_breached, _soon = _sla("ticket__")
     teams = Team.objects.annotate(
         active=Count("ticket", filter=active),
         unassigned=Count("ticket", filter=active & Q(ticket__assigned_to__isnull=True)),
         waiting=Count("ticket", filter=Q(ticket__status=Status.WAITING_CUSTOMER)),
         urgent=Count("ticket", filter=active & Q(ticket__priority="urgent")),
+        sla_breached=Count("ticket", filter=team_breached),
     ).order_by("name")
     in_status = Q(tickets_assigned__status__in=ACTIVE)
     agents = (
@@ -83,5 +99,7 @@ def manager_dashboard(user: Any) -> dict[str, Any]:
         unassigned=Count("pk", filter=Q(status__in=ACTIVE, assigned_to__isnull=True)),
         no_team=Count("pk", filter=Q(status__in=ACTIVE, team__isnull=True)),
         resolved=Count("pk", filter=Q(status=Status.RESOLVED)),
+        sla_breached=Count("pk", filter=_sla()[0]),
+        sla_due_soon=Count("pk", filter=_sla()[1]),
     )
     return {"teams": list(teams), "agents": list(agents), "totals": totals}

@@ -19,6 +19,8 @@ STAFF_EVENT_KINDS = frozenset(
         TicketEvent.Kind.TEAM,
         TicketEvent.Kind.CATEGORY,
         TicketEvent.Kind.MOVED,
+        TicketEvent.Kind.SLA_WARNING,
+        TicketEvent.Kind.SLA_BREACH,
     }
 )
 # A customer sees how their ticket moves, not who handles it internally.

@@ -39,7 +39,14 @@ def test_agent_queue_counts(customer: Any, agent: Any, manager: Any, team: Any) 
     other = services.ticket_create(requester=customer, subject="someone else", body="x", team=team)
     services.ticket_assign(ticket=other, assignee=manager, actor=manager)
     data = dashboard.agent_dashboard(agent)
-    assert data["counts"] == {"assigned": 2, "team_unassigned": 1, "waiting": 1, "all_active": 4}
+    assert data["counts"] == {
+        "assigned": 2,
+        "team_unassigned": 1,
+        "waiting": 1,
+        "all_active": 4,
+        "sla_breached": 0,
+        "sla_due_soon": 0,
+    }
     assert len(data["recent"]) == 4
 
 

@@ -29,6 +29,8 @@ FILTERS = [
     "status=open&priority=high&team={team}",
     "q=impressora",
     "q=impressora&status=open",
+    "due=breached",
+    "due=4",
 ]
 SORTS = [
     "reference",
@@ -42,6 +44,9 @@ SORTS = [
     "created",
     "-created",
     "updated",
+    # Soonest due first, nothing due last. (-due, nothing due last too, is read
+    # from the index on SQLite; PostgreSQL sorts, the index holding NULLs last.)
+    "due",
 ]
 
 
