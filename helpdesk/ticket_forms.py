@@ -390,3 +390,31 @@ class SavedViewForm(forms.Form):
     name = forms.CharField(label=_("Name of this view"), max_length=80)
     querystring = forms.CharField(max_length=1000, required=False, widget=forms.HiddenInput)
     shared = forms.BooleanField(label=_("Share with all agents"), required=False)
+
+
+class CannedReplyForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=[("", _("Any")), *settings.LANGUAGES],
+        required=False,
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.none(),
+        label=_("Shared with"),
+        required=False,
+        empty_label=_("Only me"),
+    )
+    body = forms.CharField(
+        label=_("Text"),
+        max_length=BODY_MAX,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_(
+            "Placeholders: {customer_name} (first name), {reference}, {subject}, "
+            "{agent_name} (or {cliente}, {referencia}, {assunto}, {agente})."
+        ),
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = Team.objects.filter(members=user)  # type: ignore[attr-defined]

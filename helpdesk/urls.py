@@ -3,6 +3,7 @@ from django.urls import include, path
 from helpdesk.views import (
     accounts,
     attachments,
+    canned,
     feedback,
     health,
     home,
@@ -48,6 +49,8 @@ urlpatterns = [
         name="message_split",
     ),
     path("attachments/<int:pk>/", attachments.attachment_download, name="attachment_download"),
+    path("canned/", canned.canned_list, name="canned_list"),
+    path("canned/<int:pk>/delete/", canned.canned_delete, name="canned_delete"),
     path("", include("helpdesk.extras_urls")),
     path("", home.home, name="home"),
 ]

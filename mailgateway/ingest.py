@@ -33,7 +33,7 @@ from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.models import InboundMessage
 from mailgateway.parse import InboundEmail, content_digest, raw_message_id
 from mailgateway.prepare import Prepared, prepare
-from mailgateway.staff import StaffCommands, apply_commands, parse_commands
+from mailgateway.staff import StaffCommands, apply_commands, expand_canned, parse_commands
 from mailgateway.threads import Verdict, find_thread
 from tickets import access, events, services
 from tickets.closing import is_bare_thanks
@@ -521,8 +521,12 @@ def _reply_held(
     mail = prepared.mail
     new_text, quoted = prepared.new_text, prepared.quoted
     commands = StaffCommands()
+    canned_missing = ""
     if verdict.staff:
         commands, new_text = parse_commands(new_text)
+        new_text, canned_missing = expand_canned(
+            ticket=ticket, commands=commands, text=new_text, actor=author
+        )
     # An answer to a staff-only notice stays with staff unless the agent asks.
     internal = verdict.staff and (
         commands.internal or (verdict.internal_reply and not commands.public)
@@ -551,8 +555,9 @@ def _reply_held(
     else:
         services.mail_id_record(ticket=ticket, message_id=mail.message_id)
     row.verdict["internal"] = internal
-    if commands.commands:
-        done = apply_commands(ticket=ticket, commands=commands, actor=author)
+    if commands.commands or canned_missing:
+        done = [canned_missing] if canned_missing else []
+        done += apply_commands(ticket=ticket, commands=commands, actor=author)
         row.verdict["commands"] = done
         services.ticket_event_add(ticket=ticket, body="\n".join(done), actor=author)
     return _finish(row, Outcome.REPLIED, ticket, entry)

@@ -6,6 +6,7 @@
     #status resolved|waiting|closed|open|in_progress
     #assign me|<email>
     #priority low|medium|high|urgent
+    #canned NAME               the canned reply NAME, filled in, starts the body
 
 Command lines must come first (one per line); the first other line starts the
 body. Unknown commands are left in the body untouched. Portuguese words work
@@ -24,12 +25,13 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from tickets import services
+from tickets.canned import canned_find, canned_render
 from tickets.models import Ticket
 from tickets.states import InvalidTransition, Priority, Status
 
 _COMMAND = re.compile(
     r"^#(note|nota|interno|public|publico|público|reply|resposta|status|assign|atribuir"
-    r"|priority|prioridade)\b\s*(.*)$",
+    r"|priority|prioridade|canned|pronta)\b\s*(.*)$",
     re.IGNORECASE,
 )
 _NAMES = {
@@ -41,6 +43,7 @@ _NAMES = {
     "resposta": "public",
     "atribuir": "assign",
     "prioridade": "priority",
+    "pronta": "canned",
 }
 _STATUS_WORDS = {
     "resolved": Status.RESOLVED,
@@ -69,11 +72,12 @@ _PRIORITY_WORDS = {
 class StaffCommands:
     internal: bool = False  # #note
     public: bool = False  # #public
+    canned: str = ""  # #canned NAME
     commands: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def any(self) -> bool:
-        return self.internal or self.public or bool(self.commands)
+        return self.internal or self.public or bool(self.canned) or bool(self.commands)
 
 
 def parse_commands(text: str) -> tuple[StaffCommands, str]:
@@ -91,7 +95,9 @@ def parse_commands(text: str) -> tuple[StaffCommands, str]:
             break
         word, arg = match.group(1).lower(), match.group(2).strip().lower()
         name = _NAMES.get(word, word)
-        if name == "note":
+        if name == "canned":
+            result.canned = match.group(2).strip()
+        elif name == "note":
             result.internal = True
         elif name == "public":
             result.public = True
@@ -101,6 +107,23 @@ def parse_commands(text: str) -> tuple[StaffCommands, str]:
     if not result.any:
         return result, text
     return result, "\n".join(lines[index:]).strip()
+
+
+def expand_canned(
+    *, ticket: Ticket, commands: StaffCommands, text: str, actor: Any
+) -> tuple[str, str]:
+    """(body with the named canned reply put first, a line for staff when it
+    was not found)."""
+    if not commands.canned:
+        return text, ""
+    canned = canned_find(actor, commands.canned)
+    if canned is None:
+        with translation.override(getattr(actor, "language", "") or None):
+            return text, _("Mail command #canned %(value)s: there is no such canned reply.") % {
+                "value": commands.canned
+            }
+    filled = canned_render(canned, ticket=ticket, agent=actor)
+    return (f"{filled}\n\n{text}" if text else filled), ""
 
 
 def apply_commands(*, ticket: Ticket, commands: StaffCommands, actor: Any) -> list[str]:

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from tickets import access
 from tickets.models import (
     Attachment,
+    CannedReply,
     Category,
     Message,
     RoutingRule,
@@ -233,3 +234,13 @@ class RoutingRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 from tickets import sla_admin  # noqa: E402, F401  (registers the calendars and SLA policies)
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Team and everyone's canned replies (agents keep their own at /canned/)."""
+
+    list_display = ("name", "team", "owner", "language")
+    list_filter = ("team", "language")
+    search_fields = ("name", "body")
+    raw_id_fields = ("owner",)

@@ -192,6 +192,43 @@ class RoutingRule(models.Model):
         return self.name
 
 
+class CannedReply(models.Model):
+    """A ready answer an agent drops into a reply (tickets.canned): personal
+    (owner), for a team, or for everyone (neither)."""
+
+    name = models.CharField(_("name"), max_length=100)
+    body = models.TextField(
+        _("text"),
+        help_text=_(
+            "Placeholders: {customer_name} (first name), {reference}, {subject}, "
+            "{agent_name} (or {cliente}, {referencia}, {assunto}, {agente})."
+        ),
+    )
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, blank=True
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="canned_replies",
+        verbose_name=_("personal, of"),
+    )
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("team")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["name", "id"]
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class ReferenceCounter(models.Model):
     """The last reference number handed out per year (see tickets.references)."""
 

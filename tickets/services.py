@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from tickets import access, assignment, closing, events, routing
 from tickets.models import (
     Attachment,
+    CannedReply,
     Category,
     MailId,
     Message,
@@ -759,3 +760,27 @@ def _safe_name(name: str) -> str:
         if ch.isprintable() and ch not in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
     )
     return (cleaned.strip(" .") or "attachment")[:255]
+
+
+def canned_reply_save(
+    *, owner: Any, name: str, body: str, language: str = "", team: Team | None = None
+) -> CannedReply:
+    """A canned reply of owner's (team: shared with that team instead; owner
+    must belong to it)."""
+    if not access.is_staff(owner):
+        raise PermissionDenied("Only staff keep canned replies.")
+    if team is not None and not team.members.filter(pk=owner.pk).exists():
+        raise PermissionDenied("Only the team's members share replies with it.")
+    return CannedReply.objects.create(
+        owner=None if team is not None else owner,
+        team=team,
+        name=" ".join(name.split())[:100],
+        body=body.strip(),
+        language=language,
+    )
+
+
+def canned_reply_delete(*, canned: CannedReply, actor: Any) -> None:
+    if canned.owner_id != getattr(actor, "pk", None):
+        raise PermissionDenied("Only its owner deletes a personal canned reply.")
+    canned.delete()

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from helpdesk.canned import canned_choices
 from helpdesk.decorators import is_htmx, staff_required
 from helpdesk.roles import is_staff_member
 from helpdesk.thread import ticket_entries
@@ -52,6 +53,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
     if staff:
         context["properties_form"] = PropertiesForm(ticket=ticket)
         context["transfer_form"] = TransferForm()
+        context["canned_replies"] = canned_choices(ticket=ticket, agent=request.user)
         context["forward_form"] = ForwardForm(ticket=ticket)
         context["other_tickets"] = list(
             selectors.ticket_list(user=request.user)

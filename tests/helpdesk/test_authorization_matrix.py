@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from helpdesk.models import Notification, SavedView
+from tickets.models import CannedReply
 from tests.helpdesk.conftest import client_for
 
 ACTORS = ("anon", "owner", "stranger", "agent", "manager")
@@ -139,6 +140,18 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         "ticket",
         {"team": "", "reason": "x"},
         {"anon": LOGIN, "owner": 403, "stranger": 403, "agent": 400, "manager": 400},
+    ),
+    "canned_list": (
+        "GET",
+        "",
+        {},
+        {"anon": LOGIN, "owner": 403, "stranger": 403, "agent": 200, "manager": 200},
+    ),
+    "canned_delete": (
+        "POST",
+        "canned",
+        {},
+        {"anon": LOGIN, "owner": 403, "stranger": 403, "agent": 302, "manager": 404},
     ),
     "availability_set": (
         "POST",
@@ -304,6 +317,7 @@ def world(
     notification = Notification.objects.create(
         recipient=customer, ticket=full_ticket, kind=Notification.Kind.REPLY
     )
+    canned = CannedReply.objects.create(owner=agent, name="Olá", body="Olá {cliente}")
     return {
         "clients": {
             "anon": Client(),
@@ -324,6 +338,7 @@ def world(
             "attachment": {"pk": public_attachment.pk},
             "view": {"pk": view.pk},
             "notification": {"pk": notification.pk},
+            "canned": {"pk": canned.pk},
         },
         "ref": full_ticket.reference,
     }
