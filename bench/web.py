@@ -13,7 +13,9 @@ and prints p50/p99, the SQL queries per page and the query plan of the
 list's main query. It refuses a database that has other tickets in it.
 --ingest N also times N ticket_create + 2 x ticket_reply_add with and
 without the search index maintenance. --direct times the selectors and
-search without the views (for when the pages do not exist yet).
+search without the views (for when the pages do not exist yet). --reports
+times the reports dashboard and its CSV instead, as a manager, after adding
+status events and ratings to the bench data (once).
 """
 
 from __future__ import annotations
@@ -151,6 +153,46 @@ def bench_pages(filled: Any, *, warmup: int, runs: int, show_plans: bool) -> lis
     return lines
 
 
+def bench_reports(*, warmup: int, runs: int) -> list[str]:
+    """The reports dashboard and its CSV, as a manager (goal: p50 < 200 ms)."""
+    from django.db import connection, reset_queries
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from webdata import fill_report_extras
+
+    from helpdesk.accounts import user_create
+    from helpdesk.models import User
+    from tickets.models import Team
+
+    fill_report_extras()
+    manager = User.objects.filter(email="manager@support.example").first() or user_create(
+        email="manager@support.example", full_name="Gerente", role="manager"
+    )
+    client = Client()
+    client.force_login(manager)
+    team = Team.objects.get(name="Suporte").pk
+    pages = [
+        ("reports, 90 days", "/reports/?period=90"),
+        ("reports, 30 days", "/reports/?period=30"),
+        ("reports, 90 days, team + channel", f"/reports/?period=90&team={team}&channel=email"),
+        ("reports CSV, 90 days", "/reports/export.csv?period=90"),
+    ]
+    lines = []
+    for name, url in pages:
+
+        def get(url: str = url) -> None:
+            response = client.get(url)
+            if response.status_code != 200:
+                raise SystemExit(f"{url} answered {response.status_code}")
+
+        reset_queries()
+        with CaptureQueriesContext(connection) as captured:
+            get()
+        count = len(captured.captured_queries)
+        lines.append(_report(name, _time(get, warmup=warmup, runs=runs), 200.0, f"{count} queries"))
+    return lines
+
+
 def _plan_of_captured(sql: str) -> list[str]:
     # Captured SQL has its parameters inlined already, so it runs as is.
     return _plan(sql, None)
@@ -247,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ingest", type=int, default=0, metavar="N")
     parser.add_argument("--direct", action="store_true", help="time selectors and search only")
     parser.add_argument("--no-plans", action="store_true")
+    parser.add_argument("--reports", action="store_true", help="time the reports dashboard only")
     args = parser.parse_args(argv)
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="hd-bench-"))
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -285,7 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         "| what | p50 ms | p99 ms | CPU p50 ms | goal p50 | | notes |\n"
         "|---|---|---|---|---|---|---|"
     )
-    if args.direct:
+    if args.reports:
+        lines = bench_reports(warmup=args.warmup, runs=args.runs)
+    elif args.direct:
         lines = bench_direct(filled, warmup=args.warmup, runs=args.runs)
     else:
         lines = bench_pages(
