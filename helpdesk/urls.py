@@ -27,6 +27,7 @@ urlpatterns = [
     path("tickets/views/<int:pk>/delete/", tickets.saved_view_delete, name="saved_view_delete"),
     path("tickets/<str:reference>/", ticket_detail.ticket_detail, name="ticket_detail"),
     path("tickets/<str:reference>/thread/", ticket_detail.ticket_thread, name="ticket_thread"),
+    path("tickets/<str:reference>/live/", ticket_detail.ticket_live, name="ticket_live"),
     path("tickets/<str:reference>/reply/", ticket_detail.ticket_reply, name="ticket_reply"),
     path("tickets/<str:reference>/forward/", ticket_detail.ticket_forward, name="ticket_forward"),
     path("tickets/<str:reference>/take/", ticket_detail.ticket_take, name="ticket_take"),

@@ -10,6 +10,7 @@ from typing import ClassVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -152,6 +153,23 @@ class Category(models.Model):
         return self.name
 
 
+class Tag(models.Model):
+    """A label staff put on tickets; names are unique whatever their case."""
+
+    name = models.CharField(_("name"), max_length=50)
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        constraints: ClassVar = [
+            models.UniqueConstraint(Lower("name"), name="tag_name_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class RoutingRule(models.Model):
     """Where a new ticket goes: evaluated in position order, first match wins
     (tickets.routing)."""
@@ -204,9 +222,7 @@ class CannedReply(models.Model):
             "{agent_name} (or {cliente}, {referencia}, {assunto}, {agente})."
         ),
     )
-    language = models.CharField(
-        _("language"), max_length=8, choices=settings.LANGUAGES, blank=True
-    )
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -298,6 +314,18 @@ class Ticket(models.Model):
         related_name="linked_from",
         verbose_name=_("linked ticket"),
     )
+    # A duplicate merged into another ticket (tickets.services.ticket_merge):
+    # closed, its thread, files and Message-IDs moved to the survivor, where
+    # mail naming it still goes.
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_from",
+        verbose_name=_("merged into"),
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="tickets", verbose_name=_("tags"))
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     # Indexed with the id (Meta.indexes): the list's default order.
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -550,6 +578,8 @@ class TicketEvent(models.Model):
         MOVED = "moved", _("Message moved")
         SLA_WARNING = "sla_warning", _("SLA breach near")
         SLA_BREACH = "sla_breach", _("SLA breached")
+        MERGED = "merged", _("Tickets merged")
+        TAGS = "tags", _("Tags changed")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -24,6 +25,12 @@ from tickets.models import Ticket
 from tickets.states import InvalidTransition, Status
 
 OTHER_TICKETS = 10
+LIVE_SECONDS = 15  # how often an open ticket page asks whether it changed
+
+
+def live_version(ticket: Ticket) -> str:
+    """Changes whenever the ticket or its thread does (every write stamps updated_at)."""
+    return ticket.updated_at.strftime("%Y%m%d%H%M%S%f")
 
 
 def _ticket_or_404(request: HttpRequest, reference: str) -> Ticket:
@@ -49,6 +56,11 @@ def _detail_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         "is_staff_view": staff,
         "reply_form": ReplyForm(user=request.user),
         "can_reply": staff or ticket.status != Status.CLOSED,
+        "live_version": live_version(ticket),
+        "live_seconds": LIVE_SECONDS,
+        # The newest entry the writer has seen: a reply sent after a newer
+        # customer message arrived is stopped once, to be read first.
+        "seen_message": ticket.messages.order_by("-id").values_list("id", flat=True).first() or 0,
     }
     if staff:
         context["properties_form"] = PropertiesForm(ticket=ticket)
@@ -70,6 +82,23 @@ def _detail_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
 def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
     ticket = _ticket_or_404(request, reference)
     return render(request, "tickets/detail.html", _detail_context(request, ticket))
+
+
+@never_cache
+@login_required
+@require_GET
+def ticket_live(request: HttpRequest, reference: str) -> HttpResponse:
+    """The poller of an open ticket page: 204 while nothing changed, else the
+    fresh badges and poller with HX-Trigger: ticketRefresh (the thread and
+    the properties reload themselves)."""
+    ticket = _ticket_or_404(request, reference)
+    version = live_version(ticket)
+    if request.GET.get("v") == version:
+        return HttpResponse(status=204)
+    context = {"ticket": ticket, "live_version": version, "live_seconds": LIVE_SECONDS, "oob": True}
+    response = render(request, "tickets/_live.html", context)
+    response["HX-Trigger"] = "ticketRefresh"
+    return response
 
 
 @login_required
@@ -99,6 +128,16 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
         return render(request, "tickets/detail.html", context, status=400)
     data = form.cleaned_data
     internal = bool(data.get("internal")) and staff
+    if not internal and _newer_customer_message(request, ticket):
+        form.add_error(
+            None,
+            _(
+                "The customer wrote again while you were writing: read their new message "
+                "above, then send your reply again."
+            ),
+        )
+        context = _detail_context(request, ticket, reply_form=form, confirm_newer=True)
+        return render(request, "tickets/detail.html", context, status=409)
     try:
         with transaction.atomic():
             message = services.ticket_reply_add(
@@ -116,6 +155,25 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
         raise Http404 from None
     messages.success(request, _("Internal note added.") if internal else _("Reply sent."))
     return redirect(f"{ticket.get_absolute_url()}#message-{message.pk}")
+
+
+def _newer_customer_message(request: HttpRequest, ticket: Ticket) -> bool:
+    """A staff reply written before the customer's latest message (asked once:
+    the second send carries send_anyway)."""
+    if not is_staff_member(request.user) or request.POST.get("send_anyway"):
+        return False
+    try:
+        seen = int(request.POST.get("seen") or 0)
+    except ValueError:
+        return False
+    if not seen:
+        return False
+    return (
+        ticket.messages.filter(pk__gt=seen, kind="reply")
+        .exclude(author__is_staff=True)
+        .exclude(is_quiet=True)
+        .exists()
+    )
 
 
 @staff_required
@@ -235,7 +293,15 @@ def _properties_response(
     response = render(
         request,
         "tickets/_properties.html",
-        {"ticket": ticket, "properties_form": fresh, "error": error, "changed": changed},
+        {
+            "ticket": ticket,
+            "properties_form": fresh,
+            "error": error,
+            "changed": changed,
+            # The badges and the poller follow the edit (out of band).
+            "live_version": live_version(ticket),
+            "live_seconds": LIVE_SECONDS,
+        },
     )
     if changed:
         # Lets the thread (and web-extras' widgets) refresh themselves.

@@ -251,3 +251,67 @@ def test_bulk_actions_move_tickets_to_a_team(ticket: Ticket, agent: Any) -> None
     assert response.status_code == 302
     ticket.refresh_from_db()
     assert ticket.team == finance
+
+
+# The live page.
+
+
+def live_url(html: str) -> str:
+    found = re.search(r'id="ticket-live" hidden hx-get="([^"]+)"', html)
+    assert found is not None
+    return found.group(1).replace("&amp;", "&")
+
+
+def test_an_open_ticket_page_learns_of_changes_without_a_reload(
+    ticket: Ticket, agent: Any, customer: Any
+) -> None:
+    client = english(agent)
+    url = live_url(client.get(ticket.get_absolute_url()).content.decode())
+    assert client.get(url).status_code == 204  # nothing new: no swap, no work
+
+    services.ticket_reply_add(ticket=ticket, author=customer, body="Alguma novidade?")
+    changed = client.get(url)
+    assert changed.status_code == 200 and changed["HX-Trigger"] == "ticketRefresh"
+    assert client.get(live_url(changed.content.decode())).status_code == 204  # the new version
+    thread = client.get(f"/tickets/{ticket.reference}/thread/").content.decode()
+    assert "Alguma novidade?" in thread
+
+
+def test_in_place_edits_bring_the_badges_and_the_poller_along(ticket: Ticket, agent: Any) -> None:
+    client = english(agent)
+    data = {
+        "status": "in_progress",
+        "priority": "urgent",
+        "category": "",
+        "team": "",
+        "assigned_to": "",
+    }
+    data["category"] = str(ticket.category_id)
+    data["team"] = str(ticket.team_id)
+    response = client.post(f"/tickets/{ticket.reference}/properties/", data, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert (
+        'id="ticket-badges" class="d-flex flex-wrap gap-2 align-items-center small" hx-swap-oob'
+        in html
+    )
+    assert "Urgent" in html and "In progress" in html
+    assert client.get(live_url(html)).status_code == 204  # my own edit is not news to me
+
+
+def test_a_reply_written_before_the_customers_newer_message_asks_first(
+    ticket: Ticket, agent: Any, customer: Any
+) -> None:
+    client = english(agent)
+    page = client.get(ticket.get_absolute_url()).content.decode()
+    seen = re.search(r'name="seen" value="(\d+)"', page)
+    assert seen is not None
+    services.ticket_reply_add(ticket=ticket, author=customer, body="Esqueci de dizer: é a HP.")
+    post = {"body": "Reinicie a impressora.", "seen": seen.group(1)}
+    stopped = client.post(f"/tickets/{ticket.reference}/reply/", post)
+    html = stopped.content.decode()
+    assert stopped.status_code == 409 and "The customer wrote again" in html
+    assert 'name="send_anyway" value="1"' in html and "Reinicie a impressora." in html
+    assert not ticket.messages.filter(body="Reinicie a impressora.").exists()
+    sent = client.post(f"/tickets/{ticket.reference}/reply/", {**post, "send_anyway": "1"})
+    assert sent.status_code == 302
+    assert ticket.messages.filter(body="Reinicie a impressora.").exists()

@@ -15,8 +15,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from helpdesk.models import Notification, SavedView
-from tickets.models import CannedReply
 from tests.helpdesk.conftest import client_for
+from tickets.models import CannedReply
 
 ACTORS = ("anon", "owner", "stranger", "agent", "manager")
 LOGIN = 302  # anonymous: redirected to the login page
@@ -112,6 +112,12 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         {"anon": LOGIN, "owner": 200, "stranger": 404, "agent": 200, "manager": 200},
     ),
     "ticket_thread": (
+        "GET",
+        "ticket",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 404, "agent": 200, "manager": 200},
+    ),
+    "ticket_live": (
         "GET",
         "ticket",
         {},
