@@ -42,7 +42,7 @@ def canned_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_POST
 def canned_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    reply = canned_for(request.user).filter(pk=pk, owner=request.user).first()
+    reply = canned_for(request.user).filter(pk=pk, owner=request.user.pk).first()
     if reply is None:
         raise Http404
     services.canned_reply_delete(canned=reply, actor=request.user)
