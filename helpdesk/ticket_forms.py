@@ -153,8 +153,14 @@ class ReplyForm(_AttachmentsMixin):
         choices=[("", _("— keep as it is —")), *Status.choices],
     )
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any, ticket: Ticket | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if ticket is not None and "set_status" in self.fields:
+            # Offer only the moves the state table allows from where the ticket is.
+            self.fields["set_status"].widget.choices = [
+                ("", _("— keep as it is —")),
+                *[(s, Status(s).label) for s in moves_from(ticket.status)[1:]],
+            ]
         if not is_staff_member(user):
             del self.fields["internal"]
             del self.fields["set_status"]

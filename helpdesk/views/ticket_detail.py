@@ -54,7 +54,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         "entries": ticket_entries(ticket=ticket, user=request.user),
         "ccs": list(ticket.ccs.all()),
         "is_staff_view": staff,
-        "reply_form": ReplyForm(user=request.user),
+        "reply_form": ReplyForm(user=request.user, ticket=ticket),
         "can_reply": staff or ticket.status != Status.CLOSED,
         "live_version": live_version(ticket),
         "live_seconds": LIVE_SECONDS,
@@ -119,7 +119,7 @@ def ticket_thread(request: HttpRequest, reference: str) -> HttpResponse:
 def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
     ticket = _ticket_or_404(request, reference)
     staff = is_staff_member(request.user)
-    form = ReplyForm(request.POST, request.FILES, user=request.user)
+    form = ReplyForm(request.POST, request.FILES, user=request.user, ticket=ticket)
     if not staff and ticket.status == Status.CLOSED:
         messages.error(request, _("This ticket is closed; reopen it to add a reply."))
         return redirect(ticket)

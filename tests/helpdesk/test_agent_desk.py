@@ -315,3 +315,16 @@ def test_a_reply_written_before_the_customers_newer_message_asks_first(
     sent = client.post(f"/tickets/{ticket.reference}/reply/", {**post, "send_anyway": "1"})
     assert sent.status_code == 302
     assert ticket.messages.filter(body="Reinicie a impressora.").exists()
+
+
+def test_the_reply_boxs_status_offers_only_the_allowed_moves(ticket: Ticket, agent: Any) -> None:
+    services.ticket_transition(ticket=ticket, to="resolved", actor=agent)
+    html = client_for(agent).get(ticket.get_absolute_url()).content.decode()
+    select = re.search(r'<select name="set_status".*?</select>', html, re.S)
+    assert select is not None
+    assert re.findall(r'<option value="(\w*)"', select.group(0)) == [
+        "",
+        "open",
+        "in_progress",
+        "closed",
+    ]
