@@ -94,7 +94,16 @@ class UserAdmin(TranslatedPermissions, BaseUserAdmin):  # type: ignore[type-arg]
         (_("Profile"), {"fields": ("full_name", "language", "time_zone", "signature")}),
         (
             _("Role"),
-            {"fields": ("role", "is_available", "is_active", "groups", "user_permissions")},
+            {
+                "fields": (
+                    "role",
+                    "is_available",
+                    "work_calendar",
+                    "is_active",
+                    "groups",
+                    "user_permissions",
+                )
+            },
         ),
         (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )

@@ -55,6 +55,20 @@ class User(AbstractBaseUser, PermissionsMixin):
         default=True,
         help_text=_("Available agents receive new-ticket notifications and assignments."),
     )
+    # Working hours (helpdesk.availability): the agent becomes available when
+    # the calendar's working time starts and away when it ends; a change by
+    # hand in between holds until the next start or end.
+    work_calendar = models.ForeignKey(
+        "tickets.BusinessCalendar",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("working hours"),
+        help_text=_("Sets the agent available in the calendar's working time, away outside it."),
+    )
+    # What the working hours last set is_available to (None: not yet).
+    work_calendar_state = models.BooleanField(null=True, blank=True, editable=False)
     signature = models.TextField(_("signature"), blank=True)
     # Managers always get the report summary mails (send_reports); admins opt in.
     reports_mail = models.BooleanField(

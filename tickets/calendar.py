@@ -107,6 +107,18 @@ def add_business_time(
     raise ValueError(f"The calendar has no working time within {MAX_DAYS} days of {start}.")
 
 
+def is_working(calendar: BusinessCalendar | Schedule | None, at: datetime.datetime) -> bool:
+    """Whether the calendar works at the instant at."""
+    schedule = schedule_of(calendar)
+    at = at.astimezone(UTC)
+    day = at.astimezone(schedule.tz).date()
+    return any(
+        begin <= at < finish
+        for d in (day - datetime.timedelta(days=1), day)
+        for begin, finish in schedule.windows(d)
+    )
+
+
 def business_seconds(
     calendar: BusinessCalendar | Schedule | None,
     start: datetime.datetime,

@@ -63,6 +63,7 @@ def default_jobs() -> list[Job]:
     report_at = time(int(getattr(settings, "HELPDESK_REPORT_HOUR", 7)), 0)
     return [
         Job("sla_check", "sla_check", every=timedelta(minutes=5)),
+        Job("availability_sync", "availability_sync", every=timedelta(minutes=5)),
         Job("close_resolved", "close_resolved", every=timedelta(hours=1)),
         Job("send_reports_daily", "send_reports", ("--period", "daily"), at=report_at),
         Job(
