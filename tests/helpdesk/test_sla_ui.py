@@ -145,3 +145,23 @@ def test_the_dashboards_count_breached_and_soon_due_tickets(
     assert [t.sla_breached for t in data["teams"]] == [2]
     page = client_for(agent).get("/").content.decode()
     assert re.search(r'sla-breached-count" href="/tickets/\?assignee=me&amp;due=breached', page)
+
+
+def test_admins_edit_calendars_with_their_hours_and_holidays_and_policies(
+    admin_user: Any,
+) -> None:
+    from tickets.calendar import default_calendar
+    from tickets.models import SLAPolicy
+
+    client = client_for(admin_user)
+    calendar = default_calendar()
+    assert calendar is not None
+    page = client.get(f"/admin/tickets/businesscalendar/{calendar.pk}/change/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "hours-0-start" in text and "Tiradentes" in text
+    assert client.get("/admin/tickets/slapolicy/").status_code == 200
+    form = {"priority": "high", "first_response_minutes": "60", "resolution_minutes": ""}
+    assert client.post("/admin/tickets/slapolicy/add/", form).status_code == 302
+    again = client.post("/admin/tickets/slapolicy/add/", form)
+    assert again.status_code == 200 and SLAPolicy.objects.count() == 1  # one per combination
