@@ -64,7 +64,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
     }
     if staff:
         context["properties_form"] = PropertiesForm(ticket=ticket)
-        context["transfer_form"] = TransferForm()
+        context["transfer_form"] = TransferForm(prefix="transfer")
         context["canned_replies"] = canned_choices(ticket=ticket, agent=request.user)
         context["forward_form"] = ForwardForm(ticket=ticket)
         context["other_tickets"] = list(
@@ -216,7 +216,7 @@ def _apply_properties(ticket: Ticket, data: dict[str, Any], actor: Any) -> list[
 def ticket_transfer(request: HttpRequest, reference: str) -> HttpResponse:
     """Transfer to another agent or team with an optional reason."""
     ticket = _ticket_or_404(request, reference)
-    form = TransferForm(request.POST)
+    form = TransferForm(request.POST, prefix="transfer")
     if not form.is_valid():
         context = _detail_context(request, ticket, transfer_form=form)
         return render(request, "tickets/detail.html", context, status=400)

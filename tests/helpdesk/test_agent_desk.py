@@ -232,10 +232,11 @@ def test_an_agent_transfers_a_ticket_with_a_reason_from_the_page(
     finance = Team.objects.create(name="Financeiro")
     client = english(agent)
     assert 'id="transfer-h"' in client.get(ticket.get_absolute_url()).content.decode()
-    empty = client.post(f"/tickets/{ticket.reference}/transfer/", {"reason": "x"})
+    empty = client.post(f"/tickets/{ticket.reference}/transfer/", {"transfer-reason": "x"})
     assert empty.status_code == 400 and "Choose an agent or a team." in empty.content.decode()
     response = client.post(
-        f"/tickets/{ticket.reference}/transfer/", {"team": finance.pk, "reason": "Cobrança"}
+        f"/tickets/{ticket.reference}/transfer/",
+        {"transfer-team": finance.pk, "transfer-reason": "Cobrança"},
     )
     assert response.status_code == 302
     ticket.refresh_from_db()
