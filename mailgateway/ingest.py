@@ -38,6 +38,7 @@ from mailgateway.threads import Verdict, find_thread
 from tickets import access, events, services
 from tickets.closing import is_bare_thanks
 from tickets.models import Message, Source, Ticket
+from tickets.references import strip_references
 from tickets.routing import Arrival
 
 log = logging.getLogger("mailgateway")
@@ -481,7 +482,9 @@ def _create(
     mail = prepared.mail
     ticket, entry = services.ticket_open(
         requester=requester,
-        subject=mail.subject or "(no subject)",
+        # A mail naming another ticket it could not join opens this one: our
+        # mails about it must carry its reference only.
+        subject=strip_references(mail.subject) or "(no subject)",
         body=prepared.text,
         source=Source.EMAIL,
         message_id=mail.message_id,
@@ -584,7 +587,8 @@ def _supplier_answer(
 
 
 def follow_moved_entry(changes: Sequence[events.TicketChanged]) -> None:
-    """Keep an inbound mail pointing at the ticket its entry was moved to."""
+    """Keep an inbound mail pointing at the ticket its entry was moved (or
+    its ticket merged) to."""
     for event in changes:
         if (
             event.kind == "moved"
@@ -592,6 +596,11 @@ def follow_moved_entry(changes: Sequence[events.TicketChanged]) -> None:
             and event.extra.get("direction") == "in"
         ):
             InboundMessage.objects.filter(entry=event.message).update(ticket=event.ticket)
+        elif event.kind == "merged" and event.extra.get("direction") == "in":
+            # A merge moves every entry: so do the mails they came from.
+            InboundMessage.objects.filter(ticket_id=event.extra["source_id"]).update(
+                ticket=event.ticket
+            )
 
 
 def reprocess(row: InboundMessage, *, vouch: Vouch | None = None) -> IngestResult:

@@ -5,10 +5,13 @@ In-Reply-To/References ids against the Message-ID map; the HD-YYYY-NNNN tag
 in the subject. The subject tag is guessable, so it (like any key but a
 token addressed to the sender) attaches a mail only when the sender takes
 part in the ticket (osTicket PR #748, test A3); otherwise the mail opens a new
-ticket linked to the one it named. Staff count as staff only when the mail
-proves it: their own reply token, or DMARC pass in the topmost
-Authentication-Results written by our own MTA (RFC 8601 §5: headers with
-our authserv-id further down, or from anyone else, are forged or foreign).
+ticket linked to the one it named. A key naming a ticket merged into
+another leads to the survivor, and the participant check is the survivor's
+(tickets.services.ticket_merge made the merged requester a CC). Staff count
+as staff only when the mail proves it: their own reply token, or DMARC pass
+in the topmost Authentication-Results written by our own MTA (RFC 8601 §5:
+headers with our authserv-id further down, or from anyone else, are forged
+or foreign).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from outbound.tokens import ReplyToken, parse_reply_address
 from tickets import access
 from tickets.models import Message, Ticket
 from tickets.references import parse_reference
-from tickets.selectors import ticket_by_message_ids
+from tickets.selectors import ticket_by_message_ids, ticket_survivor
 from tickets.services import is_participant
 from tickets.states import Status
 
@@ -138,10 +141,10 @@ def _supplier_answer(verdict: Verdict, ticket: Ticket, entry_id: int, *, is_staf
         .first()
     )
     if forwarded_to is None:
-        verdict.reject("token", ticket, "forward no longer exists")
+        verdict.reject("token", ticket, verdicts.FORWARD_GONE)
         return False
     if is_staff:  # staff write with their own tokens; this one is not theirs
-        verdict.reject("token", ticket, "forward token used by staff")
+        verdict.reject("token", ticket, verdicts.FORWARD_BY_STAFF)
         return False
     if verdict.dmarc == "fail":
         verdict.reject("token", ticket, verdicts.DMARC_FAIL)
@@ -203,6 +206,8 @@ def find_thread(
         if token is None:
             continue
         ticket = Ticket.objects.filter(pk=token.ticket_id).select_related("created_by").first()
+        if ticket is not None:  # a merged ticket's mail goes to the survivor
+            ticket = ticket_survivor(ticket)
         if ticket is None:
             verdict.reject("token", None, verdicts.TICKET_GONE)
         elif token.entry_id is not None:
@@ -214,6 +219,8 @@ def find_thread(
     if found is None:
         ids = [*mail.in_reply_to, *reversed(mail.references)]
         ticket = ticket_by_message_ids(ids) if ids else None
+        if ticket is not None:
+            ticket = ticket_survivor(ticket)
         if ticket is not None and may_attach("message-id", ticket):
             found = ("message-id", ticket)
     if found is None:
@@ -223,6 +230,8 @@ def find_thread(
             if reference
             else None
         )
+        if ticket is not None:
+            ticket = ticket_survivor(ticket)
         if reference and ticket is None:
             verdict.reject("subject", None, verdicts.NO_SUCH_REFERENCE, reference=reference)
         if ticket is not None and may_attach("subject", ticket):

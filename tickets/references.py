@@ -22,6 +22,24 @@ def parse_reference(text: str) -> str | None:
     return f"HD-{match.group(1)}-{match.group(2)}" if match else None
 
 
+# A reference as a subject tag: "[HD-2026-0001]", "(HD-2026-0001)" or bare.
+_TAG_RE = re.compile(r"[\[(]?\s*\bHD-\d{4}-\d{4,}\b\s*[\])]?", re.IGNORECASE)
+# What mail programs put before an answered or forwarded subject, in the
+# languages our customers write in.
+_PREFIX_RE = re.compile(r"^(?:\s*(?:re|fwd?|res|enc|aw|wg|rv)\s*:)+\s*", re.IGNORECASE)
+
+
+def strip_references(subject: str) -> str:
+    """subject without the ticket references it names (and their brackets),
+    nor the Re:/Fwd: before them: the subject of a new ticket opened by a mail
+    that answered another one, so our mails about it carry only its own
+    reference. A subject naming none is returned as it is."""
+    if not REFERENCE_RE.search(subject):
+        return subject
+    stripped = _PREFIX_RE.sub("", _TAG_RE.sub(" ", subject))
+    return " ".join(stripped.split())
+
+
 def next_reference(year: int) -> str:
     """Take the next number of the year's counter.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import (
@@ -114,3 +115,55 @@ def ticket_by_message_ids(message_ids: Iterable[str]) -> Ticket | None:
         if held is not None:
             return Ticket.objects.select_related("created_by").get(pk=held.ticket_id)
     return None
+
+
+# Merges are flattened (tickets.services.ticket_merge), so one hop is the
+# rule; the cap only guards against a loop written by hand.
+_MERGE_HOPS = 5
+
+
+def ticket_survivor(ticket: Ticket) -> Ticket:
+    """The ticket that took a merged one's place (the ticket itself when it
+    was not merged), with its requester: where mail naming it belongs."""
+    for _hop in range(_MERGE_HOPS):
+        if ticket.merged_into_id is None:
+            break
+        ticket = Ticket.objects.select_related("created_by").get(pk=ticket.merged_into_id)
+    return ticket
+
+
+@dataclass(frozen=True)
+class Related:
+    """What a ticket's page names besides itself, as its viewer may see it."""
+
+    merged_into: Ticket | None = None
+    # The survivor's reference, shown even to a viewer who cannot open it.
+    merged_into_reference: str = ""
+    merged_from: list[Ticket] = field(default_factory=list)
+    linked_to: Ticket | None = None
+    linked_from: list[Ticket] = field(default_factory=list)
+
+
+def ticket_related(*, ticket: Ticket, user: Any) -> Related:
+    """The merge and link relations of ticket (the ones the gateway opens for
+    a non-participant's reply, and splits): staff see them all, anyone else
+    only where the ticket was merged to, linked if they may read it."""
+    survivor = ticket_survivor(ticket) if ticket.merged_into_id is not None else None
+    reference = survivor.reference if survivor is not None else ""
+    visible = ticket_list(user=user)
+    if survivor is not None and not visible.filter(pk=survivor.pk).exists():
+        survivor = None
+    if not access.is_staff(user):
+        return Related(merged_into=survivor, merged_into_reference=reference)
+    others = list(
+        visible.filter(Q(merged_into=ticket) | Q(linked_to=ticket) | Q(pk=ticket.linked_to_id))
+        .exclude(pk=ticket.pk)
+        .order_by("created_at", "id")
+    )
+    return Related(
+        merged_into=survivor,
+        merged_into_reference=reference,
+        merged_from=[t for t in others if t.merged_into_id == ticket.pk],
+        linked_to=next((t for t in others if t.pk == ticket.linked_to_id), None),
+        linked_from=[t for t in others if t.linked_to_id == ticket.pk],
+    )

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile, File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import FileField
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +30,7 @@ from tickets.models import (
     MailId,
     Message,
     Source,
+    Tag,
     Team,
     Ticket,
     TicketCC,
@@ -45,7 +46,7 @@ from tickets.sla import (
     sla_recompute,
     sla_transition,
 )
-from tickets.states import Priority, Status, check_transition
+from tickets.states import InvalidTransition, Priority, Status, check_transition
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,8 @@ def ticket_reply_add(
     """
     with events.held():  # a reply and its status change reach subscribers together
         _locked(ticket)
+        if ticket.merged_into_id is not None:
+            raise ValidationError(_("This ticket was merged into another one; reply there."))
         staff = access.is_staff(author)
         if _is_user(author) and not staff and not is_participant(ticket, author.email):
             raise PermissionDenied("You cannot reply to this ticket.")
@@ -339,6 +342,8 @@ def ticket_transition(*, ticket: Ticket, to: str, actor: Any) -> Ticket:
     _locked(ticket)
     old = ticket.status
     check_transition(old, to)
+    if ticket.merged_into_id is not None:  # it lives on in the survivor
+        raise InvalidTransition(old, to)
     customer = _is_user(actor) and not access.is_staff(actor)
     if customer and (ticket.created_by_id != actor.pk or (old, to) not in access.CUSTOMER_MOVES):
         raise PermissionDenied("You cannot change this ticket's status.")
@@ -643,6 +648,109 @@ def message_split(*, message: Message, actor: Any) -> Ticket:
            split_from=source.reference)  # fmt: skip
     message_move(message=message, to_ticket=ticket, actor=actor)
     return ticket
+
+
+@transaction.atomic
+def ticket_merge(*, source: Ticket, target: Ticket, actor: Any) -> Ticket:
+    """Merge the duplicate source into target, the survivor; staff only.
+
+    The source's thread entries, files, Message-IDs and CCs move to the
+    target (its thread reads in time order, so the two interleave); the
+    source's requester becomes a CC of the target unless it is the same
+    person. The source is closed, quietly, with merged_into set: mail
+    naming its reference or Message-IDs threads to the target
+    (mailgateway.threads), and its page points there. Tickets merged into
+    the source before now point at the target too. Audited on both."""
+    if not access.is_staff(actor):
+        raise PermissionDenied("Only staff can merge tickets.")
+    if source.pk == target.pk:
+        raise ValidationError({"into": _("A ticket cannot be merged into itself.")})
+    with events.held():
+        # Lock in id order so two opposite merges cannot deadlock.
+        for ticket in sorted((source, target), key=lambda t: t.pk):
+            _locked(ticket)
+        if source.merged_into_id is not None:
+            raise ValidationError({"into": _("This ticket was merged already.")})
+        if target.merged_into_id is not None:
+            raise ValidationError({"into": _("That ticket was merged into another one.")})
+        Message.objects.filter(ticket=source).update(ticket=target)
+        Attachment.objects.filter(ticket=source).update(ticket=target)
+        MailId.objects.filter(ticket=source).update(ticket=target)
+        Ticket.objects.filter(merged_into=source).update(merged_into=target)
+        requester = target.created_by.email
+        copied = [(cc.email, cc.name) for cc in source.ccs.all()]
+        if source.created_by_id != target.created_by_id:
+            copied.insert(0, (source.created_by.email, source.created_by.get_full_name()))
+        for email, name in copied:
+            if email != requester:
+                ticket_cc_add(ticket=target, email=email, name=name)
+        now = timezone.now()
+        old = source.status
+        source.merged_into = target
+        fields = ["merged_into", "updated_at"]
+        if old != Status.CLOSED:
+            source.status = Status.CLOSED
+            source.closed_at = now
+            source.resolved_at = source.resolved_at or now
+            fields += ["status", "closed_at", "resolved_at"]
+            fields += sla_transition(source, old, Status.CLOSED, now)
+        source.save(update_fields=fields)
+        target.save(update_fields=["updated_at"])
+        if old != Status.CLOSED:
+            # Nobody hears of this close: the merge is the news.
+            _audit(source, TicketEvent.Kind.STATUS, actor, old=old, new=Status.CLOSED, quiet=True)
+        _audit(source, TicketEvent.Kind.MERGED, actor, old=source.reference,
+               new=target.reference, direction="out", quiet=True)  # fmt: skip
+        _audit(target, TicketEvent.Kind.MERGED, actor, old=source.reference,
+               new=target.reference, direction="in", source_id=source.pk, quiet=True)  # fmt: skip
+    return target
+
+
+TAG_MAX_LENGTH = 50
+
+
+def _tag_name(name: str) -> str:
+    cleaned = " ".join(name.split())[:TAG_MAX_LENGTH]
+    if not cleaned:
+        raise ValidationError({"tag": _("Give the tag a name.")})
+    return cleaned
+
+
+def tag_get_or_create(*, name: str) -> Tag:
+    """The tag called name, whatever its case, created if new."""
+    name = _tag_name(name)
+    tag = Tag.objects.filter(name__iexact=name).first()
+    if tag is not None:
+        return tag
+    try:
+        with transaction.atomic():  # a savepoint: another request may create it first
+            return Tag.objects.create(name=name)
+    except IntegrityError:
+        return Tag.objects.get(name__iexact=name)
+
+
+@transaction.atomic
+def ticket_tag_add(*, ticket: Ticket, name: str, actor: Any) -> Tag:
+    """Put a tag on the ticket (created if new); staff only, audited, mailed
+    to nobody."""
+    _staff_change(ticket, actor)
+    tag = tag_get_or_create(name=name)
+    _locked(ticket)
+    if not ticket.tags.filter(pk=tag.pk).exists():
+        ticket.tags.add(tag)
+        _audit(ticket, TicketEvent.Kind.TAGS, actor, new=tag.name, quiet=True)
+    return tag
+
+
+@transaction.atomic
+def ticket_tag_remove(*, ticket: Ticket, name: str, actor: Any) -> None:
+    """Take a tag off the ticket (the tag itself stays); staff only, audited."""
+    _staff_change(ticket, actor)
+    _locked(ticket)
+    tag = ticket.tags.filter(name__iexact=" ".join(name.split())).first()
+    if tag is not None:
+        ticket.tags.remove(tag)
+        _audit(ticket, TicketEvent.Kind.TAGS, actor, old=tag.name, quiet=True)
 
 
 def normalize_message_id(message_id: str) -> str:
