@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('body', models.TextField(help_text='Placeholders: {customer_name}, {reference}, {subject}, {agent_name} (or {cliente}, {referencia}, {assunto}, {agente}).', verbose_name='text')),
+                ('body', models.TextField(help_text='Placeholders: {customer_name} (first name), {reference}, {subject}, {agent_name} (or {cliente}, {referencia}, {assunto}, {agente}).', verbose_name='text')),
                 ('language', models.CharField(blank=True, choices=[('pt-br', 'Portuguese (Brazil)'), ('en', 'English')], max_length=8, verbose_name='language')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
                 ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='canned_replies', to=settings.AUTH_USER_MODEL, verbose_name='personal, of')),
