@@ -21,9 +21,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _wait_for_progress(proc: Any, box: Any, at_least: int) -> bool:
-    """Until the child has taken at_least mails; False if it finished first."""
+    """Until the child has taken and acknowledged (moved) at_least mails; False
+    if it finished first. Stored is not enough: a SIGTERM between the commit and
+    the move leaves the move to the next run (step 3), which is not this test."""
     deadline = time.monotonic() + 120  # a hang guard, not a timing assertion
-    while ImapSeen.objects.filter(mailbox=box).count() < at_least:
+    while ImapSeen.objects.filter(mailbox=box, acknowledged=True).count() < at_least:
         if proc.poll() is not None or time.monotonic() > deadline:
             return False
         time.sleep(0.01)
