@@ -19,6 +19,8 @@ STAFF_EVENT_KINDS = frozenset(
         TicketEvent.Kind.TEAM,
         TicketEvent.Kind.CATEGORY,
         TicketEvent.Kind.MOVED,
+        TicketEvent.Kind.MERGED,
+        TicketEvent.Kind.TAGS,
         TicketEvent.Kind.SLA_WARNING,
         TicketEvent.Kind.SLA_BREACH,
     }

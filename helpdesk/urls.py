@@ -8,6 +8,7 @@ from helpdesk.views import (
     health,
     home,
     ticket_detail,
+    ticket_links,
     ticket_mail,
     ticket_new,
     tickets,
@@ -31,6 +32,8 @@ urlpatterns = [
     path("tickets/<str:reference>/reply/", ticket_detail.ticket_reply, name="ticket_reply"),
     path("tickets/<str:reference>/forward/", ticket_detail.ticket_forward, name="ticket_forward"),
     path("tickets/<str:reference>/take/", ticket_detail.ticket_take, name="ticket_take"),
+    path("tickets/<str:reference>/merge/", ticket_links.ticket_merge, name="ticket_merge"),
+    path("tickets/<str:reference>/tags/", ticket_links.ticket_tags, name="ticket_tags"),
     path(
         "tickets/<str:reference>/transfer/", ticket_detail.ticket_transfer, name="ticket_transfer"
     ),

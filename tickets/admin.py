@@ -12,6 +12,7 @@ from tickets.models import (
     Category,
     Message,
     RoutingRule,
+    Tag,
     Team,
     Ticket,
     TicketCC,
@@ -88,6 +89,7 @@ class TicketAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "resolved_at",
         "closed_at",
         "linked_to",
+        "merged_into",
     )
     fields = (
         *readonly_fields[:3],
@@ -209,6 +211,14 @@ class TicketEventAdmin(EventValues, admin.ModelAdmin):  # type: ignore[type-arg]
 class CategoryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("name", "default_team", "is_active")
     list_filter = ("is_active", "default_team")
+    search_fields = ("name",)
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Rename or delete tags here; staff put them on tickets from the ticket page."""
+
+    list_display = ("name",)
     search_fields = ("name",)
 
 

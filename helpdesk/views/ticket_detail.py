@@ -20,6 +20,7 @@ from helpdesk.decorators import is_htmx, staff_required
 from helpdesk.roles import is_staff_member
 from helpdesk.thread import ticket_entries
 from helpdesk.ticket_forms import ForwardForm, PropertiesForm, ReplyForm, TransferForm
+from helpdesk.views import ticket_links
 from tickets import selectors, services
 from tickets.models import Ticket
 from tickets.states import InvalidTransition, Status
@@ -55,7 +56,8 @@ def _detail_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         "ccs": list(ticket.ccs.all()),
         "is_staff_view": staff,
         "reply_form": ReplyForm(user=request.user, ticket=ticket),
-        "can_reply": staff or ticket.status != Status.CLOSED,
+        # A merged ticket lives on in the one it was merged into.
+        "can_reply": (staff or ticket.status != Status.CLOSED) and ticket.merged_into_id is None,
         "live_version": live_version(ticket),
         "live_seconds": LIVE_SECONDS,
         # The newest entry the writer has seen: a reply sent after a newer
@@ -73,6 +75,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
             .exclude(pk=ticket.pk)
             .order_by("-updated_at")[:OTHER_TICKETS]
         )
+    context.update(ticket_links.links_context(request, ticket, staff=staff))
     context.update(extra)
     return context
 
@@ -120,6 +123,9 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
     ticket = _ticket_or_404(request, reference)
     staff = is_staff_member(request.user)
     form = ReplyForm(request.POST, request.FILES, user=request.user, ticket=ticket)
+    if ticket.merged_into_id is not None:
+        messages.error(request, _("This ticket was merged into another one; reply there."))
+        return redirect(ticket)
     if not staff and ticket.status == Status.CLOSED:
         messages.error(request, _("This ticket is closed; reopen it to add a reply."))
         return redirect(ticket)

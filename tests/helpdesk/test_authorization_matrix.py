@@ -135,6 +135,19 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         {},
         {"anon": LOGIN, "owner": 403, "stranger": 403, "agent": 302, "manager": 302},
     ),
+    # A merge needs a target: without one the agent is sent back with an error.
+    "ticket_merge": (
+        "POST",
+        "ticket",
+        {"merge-into": ""},
+        {"anon": LOGIN, "owner": 403, "stranger": 403, "agent": 302, "manager": 302},
+    ),
+    "ticket_tags": (
+        "POST",
+        "ticket",
+        {"add": "vip"},
+        {"anon": LOGIN, "owner": 403, "stranger": 403, "agent": 302, "manager": 302},
+    ),
     "ticket_forward": (
         "POST",
         "ticket",
