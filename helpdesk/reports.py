@@ -15,8 +15,9 @@ from tickets.states import Status
 
 
 def duration_text(seconds: float | None) -> str:
-    """'45 min', '3 h 20 min', '2 d 4 h'; an em dash for no value."""
-    if seconds is None:
+    """'45 min', '3 h 20 min', '2 d 4 h'; an em dash for no value (or for a
+    template variable that is missing: an edited template must not break a mail)."""
+    if not isinstance(seconds, int | float):
         return "—"
     minutes = round(seconds / 60)
     if minutes < 1:
@@ -35,7 +36,9 @@ def duration_text(seconds: float | None) -> str:
 
 
 def percent(share: float | None) -> str:
-    return "—" if share is None else f"{formats.number_format(100 * share, 0)} %"
+    if not isinstance(share, int | float):
+        return "—"
+    return f"{formats.number_format(100 * share, 0)} %"
 
 
 def agent_name(row: Any) -> str:
