@@ -141,10 +141,10 @@ def _supplier_answer(verdict: Verdict, ticket: Ticket, entry_id: int, *, is_staf
         .first()
     )
     if forwarded_to is None:
-        verdict.reject("token", ticket, "forward no longer exists")
+        verdict.reject("token", ticket, verdicts.FORWARD_GONE)
         return False
     if is_staff:  # staff write with their own tokens; this one is not theirs
-        verdict.reject("token", ticket, "forward token used by staff")
+        verdict.reject("token", ticket, verdicts.FORWARD_BY_STAFF)
         return False
     if verdict.dmarc == "fail":
         verdict.reject("token", ticket, verdicts.DMARC_FAIL)

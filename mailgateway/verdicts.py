@@ -20,6 +20,8 @@ NOT_PARTICIPANT = "sender is not a participant"
 TICKET_GONE = "ticket no longer exists"
 NO_SUCH_REFERENCE = "reference does not exist"
 REOPEN_WINDOW = "closed longer than the reopen window"
+FORWARD_GONE = "forward no longer exists"
+FORWARD_BY_STAFF = "forward token used by staff"
 
 REASONS: dict[str, Any] = {
     AGENT_UNPROVEN: _("an agent's address, without their reply token or a DMARC pass"),
@@ -28,6 +30,8 @@ REASONS: dict[str, Any] = {
     TICKET_GONE: _("the ticket no longer exists"),
     NO_SUCH_REFERENCE: _("no ticket has this reference"),
     REOPEN_WINDOW: _("closed for longer than the reopen window"),
+    FORWARD_GONE: _("the forwarded entry no longer exists"),
+    FORWARD_BY_STAFF: _("a forward's reply address, used by staff"),
 }
 RULES: dict[str, Any] = {
     "token": _("reply address"),
