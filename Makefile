@@ -19,10 +19,12 @@ run: install
 	@echo "Helpdesk on http://127.0.0.1:8000/  (admin: /admin/, SMTP on 127.0.0.1:2525). Ctrl-C stops everything."
 	$(VENV)/bin/honcho start -f Procfile
 
+# In parallel (pytest-xdist), one worker per core, at most 4; TEST_WORKERS=0: serially.
 # Tests that need a system program skip when it is missing (fail when CI is set);
 # the last line of the run lists them. `make test-deps` installs the programs.
+TEST_WORKERS ?= auto
 test: install
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --maxprocesses=4 --dist worksteal $(PYTEST_ARGS)
 
 # The Debian packages of tests/programs.py (Dovecot, Chromium, ...): the full suite.
 test-deps:
