@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from helpdesk.models import normalize_email_address
 from helpdesk.roles import is_staff_member
 from helpdesk.ticket_forms import staff_users
-from tickets.models import Category, Team, Ticket
+from tickets.models import Category, Tag, Team, Ticket
 from tickets.search import RANK_LIMIT, count_matches, search_tickets
 from tickets.states import Priority, Status
 
@@ -36,6 +36,7 @@ FILTER_KEYS = (
     "created_to",
     "mine",
     "due",
+    "tag",
     "sort",
     "per_page",
 )
@@ -96,6 +97,13 @@ class TicketFilterForm(forms.Form):
     )
     mine = forms.BooleanField(label=_("Only mine"), required=False)
     due = forms.ChoiceField(label=_("SLA"), choices=DUE_CHOICES, required=False)
+    tag = forms.ModelChoiceField(
+        queryset=Tag.objects.all(),
+        to_field_name="name",
+        label=_("Tag"),
+        required=False,
+        empty_label=_("Any"),
+    )
     sort = forms.CharField(required=False, widget=forms.HiddenInput)
     per_page = forms.TypedChoiceField(
         label=_("Per page"),
@@ -121,7 +129,7 @@ class TicketFilterForm(forms.Form):
                 ],
             ]
         else:
-            for name in ("category", "team", "assignee", "requester", "mine", "due"):
+            for name in ("category", "team", "assignee", "requester", "mine", "due", "tag"):
                 del self.fields[name]
 
     def values(self) -> dict[str, Any]:
@@ -157,6 +165,8 @@ def apply_filters(queryset: QuerySet[Ticket], form: TicketFilterForm) -> ListQue
         qs = qs.filter(category=v["category"])
     if v.get("team"):
         qs = qs.filter(team=v["team"])
+    if v.get("tag"):
+        qs = qs.filter(tags=v["tag"])
     assignee = v.get("assignee")
     if assignee == "me":
         qs = qs.filter(assigned_to=user)

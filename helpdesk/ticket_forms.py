@@ -29,6 +29,7 @@ from helpdesk.uploads import (
 )
 from mailgateway.addresses import is_our_address
 from tickets.models import Category, Message, Team, Ticket
+from tickets.services import TAG_MAX_LENGTH
 from tickets.states import Priority, Status, moves_from
 
 SUBJECT_MAX = 255
@@ -329,6 +330,7 @@ class BulkForm(forms.Form):
         ("priority", _("Set priority")),
         ("team", _("Move to team")),
         ("close", _("Close")),
+        ("tag", _("Add tag")),
     ]
     tickets = forms.MultipleChoiceField(label=_("Tickets"), choices=[])
     action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
@@ -344,6 +346,7 @@ class BulkForm(forms.Form):
     team = forms.ModelChoiceField(
         queryset=Team.objects.all(), label=_("Team"), required=False, empty_label="—"
     )
+    tag = forms.CharField(label=_("Tag"), max_length=TAG_MAX_LENGTH, required=False, strip=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -361,6 +364,8 @@ class BulkForm(forms.Form):
             self.add_error("priority", _("Choose a priority."))
         if action == "team" and not data.get("team"):
             self.add_error("team", _("Choose a team."))
+        if action == "tag" and not data.get("tag"):
+            self.add_error("tag", _("Name the tag to add."))
         return data
 
 

@@ -44,7 +44,11 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     people = list(staff_users()) if staff else []
     form = TicketFilterForm(request.GET, user=request.user, staff=people)
     query = apply_filters(selectors.ticket_list(user=request.user), form)
-    rows = selectors.with_waiting_since(query.queryset) if staff else query.queryset
+    rows = (
+        selectors.with_tags(selectors.with_waiting_since(query.queryset))
+        if staff
+        else query.queryset
+    )
     paginator = (
         Paginator(rows, query.per_page)
         if query.counted
@@ -100,6 +104,8 @@ def _apply_bulk(form: BulkForm, ticket: Ticket, actor: object) -> None:
         services.ticket_transfer(ticket=ticket, team=form.cleaned_data["team"], actor=actor)
     elif action == "close":
         services.ticket_transition(ticket=ticket, to=Status.CLOSED, actor=actor)
+    elif action == "tag":
+        services.ticket_tag_add(ticket=ticket, name=form.cleaned_data["tag"], actor=actor)
 
 
 @staff_required
