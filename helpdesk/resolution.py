@@ -34,7 +34,7 @@ def can_confirm(user: Any, ticket: Ticket) -> bool:
 
 
 def can_reopen(user: Any, ticket: Ticket) -> bool:
-    if not is_requester(user, ticket):
+    if not is_requester(user, ticket) or ticket.merged_into_id is not None:
         return False
     if ticket.status == Status.RESOLVED:
         return True
@@ -75,6 +75,8 @@ def resolution_reopen(*, ticket: Ticket, user: Any, comment: str) -> Ticket:
         raise ResolutionError(_("Please tell us what is still wrong."))
     if not is_requester(user, ticket):
         raise ResolutionError(_("Only the requester can reopen this ticket."))
+    if ticket.merged_into_id is not None:  # it lives on in the survivor
+        raise ResolutionError(_("This ticket was merged into another one; reply there."))
     if ticket.status == Status.CLOSED:
         if _past_reopen_window(ticket):
             raise ResolutionError(

@@ -112,3 +112,20 @@ def test_tags_mail_nobody(ticket: Ticket, agent: Any) -> None:
     services.ticket_tag_add(ticket=ticket, name="urgente-mesmo", actor=agent)
     services.ticket_tag_remove(ticket=ticket, name="urgente-mesmo", actor=agent)
     assert OutboxItem.objects.count() == before
+
+
+def test_the_merged_tickets_customer_cannot_reopen_it(
+    ticket: Ticket, duplicate: Ticket, agent: Any, other_customer: Any
+) -> None:
+    services.ticket_merge(source=duplicate, target=ticket, actor=agent)
+    client = client_for(other_customer)
+    response = client.post(
+        f"/tickets/{duplicate.reference}/reopen/", {"comment": "Ainda não funciona"}
+    )
+    assert response.status_code == 302
+    duplicate.refresh_from_db()
+    assert duplicate.status == "closed" and not duplicate.messages.exists()
+    assert (
+        f"/tickets/{duplicate.reference}/reopen/"
+        not in client.get(duplicate.get_absolute_url()).content.decode()
+    )

@@ -40,7 +40,7 @@ def test_bulk_add_tag_needs_a_name(customer: Any, agent_client: Client) -> None:
     response = agent_client.post(
         "/tickets/bulk/", {"action": "tag", "tag": " ", "tickets": [a.reference]}, follow=True
     )
-    assert [str(m) for m in response.context["messages"]] == ["Name the tag to add."]
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
     assert not a.tags.exists()
 
 
