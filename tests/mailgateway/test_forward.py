@@ -12,7 +12,7 @@ from helpdesk.models import User
 from mailgateway.ingest import ingest_raw_email
 from outbound.mails import build_email
 from outbound.models import OutboxItem
-from outbound.tokens import parse_reply_address, reply_address
+from outbound.tokens import _b36, parse_reply_address, reply_address
 from tests.helpdesk.conftest import client_for
 from tests.mailgateway.conftest import make_mail
 from tickets import services
@@ -129,7 +129,9 @@ def test_only_the_token_files_the_supplier_answer(
     assert not ticket.messages.filter(body="Sem token.").exists()
     # A forged token (another entry, same signature) files nothing either.
     local, _, domain = mail.reply_to[0].partition("@")
-    forged = local.replace(f"u{forwarded.pk:x}", "u1") + "@" + domain
+    other = 1 if forwarded.pk != 1 else 2
+    forged = local.replace(f"u{_b36(forwarded.pk)}k", f"u{_b36(other)}k") + "@" + domain
+    assert forged != mail.reply_to[0]
     raw = make_mail(sender=SUPPLIER, to=forged, subject="Re: x", body="Forjado.")
     ingest_raw_email(raw, door="pipe")
     assert not ticket.messages.filter(body="Forjado.").exists()
