@@ -386,15 +386,29 @@ def _mail_names() -> list[str]:
 
 
 def test_every_mail_speaks_portuguese(world: dict[str, Any], english: Any) -> None:
+    from helpdesk import report_mail
     from helpdesk.account_mail import KINDS, build
     from outbound.mails import build_email
 
     ticket, customer, agent = world["ticket"], world["users"]["owner"], world["users"]["agent"]
     reply = ticket.messages.filter(author=agent, kind="reply").first()
     found = {}
+    manager = world["users"]["manager"]
     for name in _mail_names():
-        for user in (customer, agent):
-            if name in KINDS:
+        # The report summary goes to managers only: built for one, twice.
+        readers = (manager, manager) if name == report_mail.KIND else (customer, agent)
+        for user in readers:
+            if name == report_mail.KIND:
+                period = report_mail.period_ending_yesterday("weekly")
+                mail = report_mail.build(
+                    {
+                        "user_id": user.pk,
+                        "period": period.name,
+                        "first_day": period.first_day.isoformat(),
+                        "last_day": period.last_day.isoformat(),
+                    }
+                )
+            elif name in KINDS:
                 mail = build({"account": name, "user_id": user.pk, "subject": "Impressora"})
             else:
                 mail = build_email(
