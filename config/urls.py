@@ -1,11 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from helpdesk.api.docs import DocsView, SchemaView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     # ESP webhooks (django-anymail): tracking events mark bouncing recipients;
     # inbound mail goes to the pipeline (mailgateway.esp).
     path("anymail/", include("anymail.urls")),
+    path("api/v1/", include("helpdesk.api.urls")),
+    path("api/schema/", SchemaView.as_view(), name="api_schema"),
+    path("api/docs/", DocsView.as_view(), name="api_docs"),
     path("", include("helpdesk.urls")),
 ]
