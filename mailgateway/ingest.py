@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import traceback
@@ -31,7 +32,7 @@ from mailgateway.addresses import is_our_address
 from mailgateway.autoreply import classify, failed_recipients, recent_counts
 from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.models import InboundMessage
-from mailgateway.parse import InboundEmail, content_digest, raw_message_id
+from mailgateway.parse import InboundEmail, content_digest, raw_message_id, with_fallback_sender
 from mailgateway.prepare import Prepared, prepare
 from mailgateway.staff import StaffCommands, apply_commands, expand_canned, parse_commands
 from mailgateway.threads import Verdict, find_thread
@@ -348,6 +349,15 @@ def _pipeline(
                 mark_bouncing(email=address, reason=reason)
         row.verdict["bounced"] = [a for a, _ in failed]
         return _finish(row, Outcome.BOUNCE, None, None)
+    if kind.kind == "person" and not mail.sender:
+        # Only a person's mail borrows a sender from Reply-To, Sender,
+        # Return-Path or the envelope: a bounce's empty From was classified
+        # above as it arrived, and no robot becomes a customer.
+        mail = with_fallback_sender(mail, row.envelope_from)
+        prepared = dataclasses.replace(prepared, mail=mail)
+        row.from_address = mail.sender[:254]
+    if mail.from_header != "from":
+        row.verdict["sender_header"] = mail.from_header
 
     sender_user = senders.user(mail.sender)
     verdict = find_thread(

@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
+import dataclasses
 import email.header
 import email.utils
+import functools
 import hashlib
 import logging
 import re
@@ -39,6 +42,7 @@ from types import MappingProxyType
 from typing import Any
 
 import mailparser
+from mailparser.utils import decode_header_part, mime_header_view
 
 # mail-parser logs a warning for every part type it does not render
 # (text/rfc822-headers in every DSN): noise, not news.
@@ -71,7 +75,6 @@ KEPT_HEADERS = (
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _C1_RE = re.compile(r"[\x80-\x9f]")
 _MSGID_RE = re.compile(r"<([^<>\s]{1,250})>")
-_LATIN1_NAMES = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii", "l1"}
 
 
 def clean_text(text: str, *, single_line: bool = False) -> str:
@@ -95,26 +98,183 @@ def _cp1252_char(ch: str) -> str:
         return ""
 
 
-def decode_bytes(data: bytes, charset: str | None) -> str:
-    """The declared charset if it works, else UTF-8, else Windows-1252 (never fails)."""
-    names = []
-    if charset:
-        cs = charset.strip().strip("\"'").lower()
-        names.append("cp1252" if cs in _LATIN1_NAMES else cs)
-    names += ["utf-8", "cp1252"]
-    for name in names:
+# Charset labels as browsers and mature mail clients read them (the WHATWG
+# Encoding Standard's label table, where Python's codec of the same name is
+# narrower): mailers declare the old standard and send its vendor superset.
+_WHATWG_CODECS = {
+    **dict.fromkeys(
+        ("iso-8859-1", "iso8859-1", "iso_8859-1", "latin-1", "latin1", "l1", "cp819",
+         "ibm819", "us-ascii", "ascii", "ansi_x3.4-1968", "iso-ir-100", "x-cp1252",
+         "windows-1252", "cp1252"),
+        "cp1252",
+    ),
+    **dict.fromkeys(
+        ("gb2312", "gb_2312", "gb_2312-80", "csgb2312", "chinese", "x-gbk", "gbk", "cp936",
+         "ms936", "windows-936", "euc-cn", "x-euc-cn", "iso-ir-58", "gb18030"),
+        "gb18030",
+    ),
+    **dict.fromkeys(
+        ("ks_c_5601-1987", "ks_c_5601-1989", "ks_c_5601", "ksc5601", "ksc_5601", "korean",
+         "euc-kr", "cseuckr", "csksc56011987", "iso-ir-149", "windows-949", "cp949"),
+        "cp949",
+    ),
+    **dict.fromkeys(
+        ("shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji", "csshiftjis", "windows-31j",
+         "cp932", "ms932", "x-ms-cp932"),
+        "cp932",
+    ),
+    **dict.fromkeys(("big5", "big5-hkscs", "cn-big5", "csbig5", "x-x-big5"), "big5hkscs"),
+    **dict.fromkeys(
+        ("utf8", "utf-8", "unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "x-unicode20utf8"),
+        "utf-8",
+    ),
+    **dict.fromkeys(("iso-8859-9", "iso8859-9", "latin5", "l5", "windows-1254"), "cp1254"),
+    **dict.fromkeys(("iso-8859-11", "tis-620", "windows-874", "dos-874"), "cp874"),
+    "iso-2022-jp": "iso-2022-jp",
+    "csiso2022jp": "iso-2022-jp",
+    "iso-2022-jp-ms": "iso-2022-jp",
+}  # fmt: skip
+# Labels that say nothing: the bytes are treated as undeclared.
+_NO_CHARSET = frozenset({"", "unknown-8bit", "x-unknown", "unknown", "default", "8bit", "binary"})
+# Single-byte "Latin" declarations whose bytes are, when they are valid UTF-8
+# with anything non-ASCII in it, UTF-8 mislabelled (a valid multi-byte UTF-8
+# sequence is vanishingly rare in real Windows-1252 text).
+_UTF8_SUSPECT = frozenset({"cp1252"})
+# The codecs a guess may pick: charset-normalizer's full list lets short
+# Portuguese text come out as Central European, the languages we see do not.
+_GUESSES = ["gb18030", "big5", "cp932", "cp949", "cp1251", "koi8_r", "cp1253", "cp1252"]
+GUESS_MIN_BYTES = 16
+# 7-bit or wide charsets: ASCII bytes in them are not ASCII text.
+_STATEFUL = ("utf-7", "unicode-1-1-utf-7", "iso-2022", "hz", "utf-16", "utf-32", "x-")
+
+
+def charset_codec(charset: str | None) -> str:
+    """The codec to decode a declared charset with, "" for no declaration."""
+    cs = (charset or "").strip().strip("\"'").lower()
+    if cs in _NO_CHARSET:
+        return ""
+    return _WHATWG_CODECS.get(cs, cs)
+
+
+def decode_bytes(data: bytes, charset: str | None, *, hint: str = "") -> str:
+    """Text from bytes, never failing. The declared charset (read as WHATWG
+    labels) if it decodes; undeclared or lying bytes as UTF-8, else in the
+    hint charset (the one the rest of the mail declares), else guessed,
+    else Windows-1252."""
+    codec = charset_codec(charset)
+    if codec and data.isascii() and not codec.startswith(_STATEFUL):
+        return data.decode("ascii")
+    if codec in _UTF8_SUSPECT:
         try:
-            return data.decode(name)
-        except (LookupError, UnicodeError, ValueError):
-            continue
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("cp1252", "replace")  # 0x81, 0x8d, 0x8f, 0x90, 0x9d
+    if codec:
+        text = _decode_as(data, codec)
+        if text is not None:
+            return text
+    return _decode_undeclared(data, hint=charset_codec(hint))
+
+
+def _decode_as(data: bytes, codec: str) -> str | None:
+    if codec == "iso-2022-jp":
+        return decode_iso2022jp(data)
+    try:
+        return data.decode(codec)
+    except (LookupError, UnicodeError, ValueError):
+        return None
+
+
+def _decode_undeclared(data: bytes, *, hint: str = "") -> str:
+    # Old Japanese mailers send ISO-2022-JP undeclared: it is 7-bit, so it
+    # would pass for ASCII (and UTF-8) with its escapes left in.
+    if b"\x1b$" in data:
+        text = decode_iso2022jp(data)
+        if text is not None:
+            return text
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if hint and hint != "utf-8":
+        text = _decode_as(data, hint)
+        if text is not None:
+            return text
+    if len(data) >= GUESS_MIN_BYTES:
+        guessed = _guess(data)
+        if guessed is not None:
+            return guessed
     return data.decode("cp1252", "replace")
 
 
-def _decode_header(value: Any, *, limit: int = MAX_HEADER_CHARS) -> str:
-    """A header value as text: RFC 2047 words decoded, raw 8-bit tolerated."""
+def _guess(data: bytes) -> str | None:
+    from charset_normalizer import from_bytes
+
+    try:
+        best = from_bytes(data[:20000], cp_isolation=_GUESSES).best()
+    except Exception:
+        return None
+    if best is None or not best.encoding:
+        return None
+    return _decode_as(data, best.encoding)
+
+
+_ISO2022JP_ESC_RE = re.compile(rb"\x1b(\$[@B]|\$\(D|\([BJI])")
+
+
+def decode_iso2022jp(data: bytes) -> str | None:
+    """ISO-2022-JP as WHATWG and mail clients read it: the JIS X 0208 rows
+    with the NEC (row 13: ①, ㈱) and IBM extensions (rows 89-92) that
+    Windows mailers send, which Python's iso2022_jp codecs refuse. Each
+    two-byte run is moved to Shift_JIS arithmetically and decoded as cp932,
+    Windows' own superset. None when the bytes are not ISO-2022-JP."""
+    out: list[str] = []
+    mode = b"(B"
+    pos = 0
+    for match in [*_ISO2022JP_ESC_RE.finditer(data), None]:
+        chunk = data[pos : match.start() if match else len(data)]
+        if chunk:
+            text = _iso2022jp_run(chunk, mode)
+            if text is None:
+                return None
+            out.append(text)
+        if match is None:
+            break
+        mode, pos = match.group(1), match.end()
+    return "".join(out)
+
+
+def _iso2022jp_run(chunk: bytes, mode: bytes) -> str | None:
+    if mode in (b"(B", b"(J"):  # ASCII, JIS-Roman (read as ASCII, as browsers do)
+        return chunk.decode("ascii", "replace")
+    if mode == b"(I":  # half-width katakana: Shift_JIS has them at 0xA1-0xDF
+        return bytes(b + 0x80 if 0x21 <= b <= 0x5F else b for b in chunk).decode("cp932", "replace")
+    if mode == b"$(D":  # JIS X 0212: rare, and Python's codec knows it
+        return (b"\x1b$(D" + chunk + b"\x1b(B").decode("iso2022_jp_2", "replace")
+    sjis = bytearray()
+    pos = 0
+    while pos < len(chunk):
+        j1 = chunk[pos]
+        if j1 in (0x0A, 0x0D):  # a line end inside a run: tolerated
+            sjis.append(j1)
+            pos += 1
+            continue
+        j2 = chunk[pos + 1] if pos + 1 < len(chunk) else 0
+        if not (0x21 <= j1 <= 0x7E and 0x21 <= j2 <= 0x7E):
+            return None
+        s1 = ((j1 + 1) >> 1) + (0x70 if j1 < 0x5F else 0xB0)
+        s2 = j2 + (0x1F if j1 % 2 else 0x7E)
+        sjis += bytes((s1, s2 + 1 if j1 % 2 and s2 >= 0x7F else s2))
+        pos += 2
+    return bytes(sjis).decode("cp932", "replace")
+
+
+def _decode_header(value: Any, *, limit: int = MAX_HEADER_CHARS, hint: str = "") -> str:
+    """A header value as text: RFC 2047 words decoded, raw 8-bit tolerated
+    (read as UTF-8, else in hint, the charset the mail's body declares)."""
     if value is None:
         return ""
-    raw = _unescape_surrogates(str(value)[:limit])
+    raw = _unescape_surrogates(str(value)[:limit], hint=hint)
     try:
         chunks = email.header.decode_header(raw)
     except Exception:
@@ -122,17 +282,19 @@ def _decode_header(value: Any, *, limit: int = MAX_HEADER_CHARS) -> str:
     out: list[str] = []
     for chunk, charset in chunks:
         if isinstance(chunk, bytes):
-            out.append(decode_bytes(chunk, charset))
+            out.append(decode_bytes(chunk, charset, hint=hint))
+        elif "\x1b$" in chunk:  # undeclared ISO-2022-JP, see _decode_undeclared
+            out.append(decode_bytes(chunk.encode("utf-8", "surrogateescape"), None, hint=hint))
         else:
-            out.append(_unescape_surrogates(chunk))
+            out.append(_unescape_surrogates(chunk, hint=hint))
     return "".join(out)
 
 
-def _unescape_surrogates(text: str) -> str:
+def _unescape_surrogates(text: str, *, hint: str = "") -> str:
     # compat32 keeps raw 8-bit header bytes as surrogate escapes.
     if not any("\udc80" <= ch <= "\udcff" for ch in text):
         return text
-    return decode_bytes(text.encode("utf-8", "surrogateescape"), None)
+    return decode_bytes(text.encode("utf-8", "surrogateescape"), None, hint=hint)
 
 
 def normalize_message_id(value: str) -> str:
@@ -242,6 +404,15 @@ class InboundEmail:
     delivery_status: tuple[DeliveryStatus, ...]
     headers: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     defects: tuple[str, ...] = ()
+    # Which header from_ came from: "from", "from#2" when an earlier From
+    # held no address, or (after with_fallback_sender) "reply-to", "sender",
+    # "return-path", "envelope".
+    from_header: str = "from"
+    # When no From holds an address: (header, address) of the headers that
+    # may stand in for it, in the order they are tried. The classifier still
+    # sees the empty From (a bounce's "Mail Delivery System <>").
+    sender_fallbacks: tuple[tuple[str, Address], ...] = ()
+    from_display: str = ""  # the first From's display name, even with no address
 
     def header(self, name: str) -> str:
         """The first (topmost) value of a kept header, "" when absent."""
@@ -263,7 +434,7 @@ class InboundEmail:
         return tuple(seen)
 
 
-def _addresses(values: Iterable[Any]) -> tuple[Address, ...]:
+def _addresses(values: Iterable[Any], *, hint: str = "") -> tuple[Address, ...]:
     raw = [str(v)[:MAX_HEADER_CHARS] for v in values if v is not None]
     if not raw:
         return ()
@@ -276,8 +447,60 @@ def _addresses(values: Iterable[Any]) -> tuple[Address, ...]:
         addr = clean_text(_unescape_surrogates(addr), single_line=True).strip("<> ").lower()
         if "@" not in addr:
             continue
-        out.append(Address(clean_text(_decode_header(name), single_line=True)[:150], addr[:254]))
+        name = clean_text(_decode_header(name, hint=hint), single_line=True)[:150]
+        out.append(Address(name, addr[:254]))
     return tuple(out)
+
+
+FALLBACK_HEADERS = ("reply-to", "sender", "return-path")
+_DAEMON_RE = re.compile(r"^(mailer-daemon|postmaster|mail-daemon)@", re.I)
+
+
+def _from(index: Mapping[str, list[str]], hint: str) -> tuple[Address | None, str, str]:
+    """(the first From header's first address that has one, which header
+    that was, the display name the first From gave even without an address)."""
+    values = index.get("from", [])[:5]
+    name = ""
+    if values:
+        pairs = email.utils.getaddresses([str(values[0])[:MAX_HEADER_CHARS]])
+        raw_name = pairs[0][0] if pairs and pairs[0][0] else ""
+        if not raw_name and pairs and "@" not in pairs[0][1]:
+            raw_name = str(values[0])  # a bare display name: From: Maria Silva
+        name = clean_text(_decode_header(raw_name, hint=hint), single_line=True)[:150]
+    for i, value in enumerate(values):
+        found = _addresses([value], hint=hint)
+        if found:
+            return found[0], "from" if i == 0 else f"from#{i + 1}", name
+    return None, "from", name
+
+
+def _fallbacks(
+    index: Mapping[str, list[str]], hint: str, name: str
+) -> tuple[tuple[str, Address], ...]:
+    out: list[tuple[str, Address]] = []
+    for header in FALLBACK_HEADERS:
+        for found in _addresses(index.get(header, [])[:1], hint=hint)[:1]:
+            # A daemon's address is no one to open a ticket for.
+            if not _DAEMON_RE.match(found.email):
+                out.append((header, Address(name or found.name, found.email)))
+    return tuple(out)
+
+
+def with_fallback_sender(mail: InboundEmail, envelope_from: str = "") -> InboundEmail:
+    """mail with its From taken from the first usable stand-in (Reply-To,
+    Sender, Return-Path, then the SMTP envelope sender), from_header saying
+    which; mail itself when it has a From or nothing stands in. Call it only
+    for mail classified as a person's: a bounce keeps its empty From."""
+    if mail.from_ is not None:
+        return mail
+    candidates = list(mail.sender_fallbacks)
+    envelope = _addresses([envelope_from[:320]]) if envelope_from.strip("<> ") else ()
+    if envelope and not _DAEMON_RE.match(envelope[0].email):
+        candidates.append(("envelope", Address(mail.from_display, envelope[0].email)))
+    if not candidates:
+        return mail
+    header, address = candidates[0]
+    return dataclasses.replace(mail, from_=address, from_header=header)
 
 
 def _header_index(msg: StdMessage) -> dict[str, list[str]]:
@@ -335,7 +558,9 @@ def _delivery_status(msg: StdMessage) -> tuple[DeliveryStatus, ...]:
     return tuple(out)
 
 
-def _attachment(item: Mapping[str, Any], lifted: Mapping[str, bytes]) -> InboundAttachment:
+def _attachment(
+    item: Mapping[str, Any], lifted: Mapping[str, bytes], names: dict[str, list[str]]
+) -> InboundAttachment:
     payload = item.get("payload") or ""
     data: bytes
     if item.get("binary") and payload in lifted:
@@ -353,7 +578,10 @@ def _attachment(item: Mapping[str, Any], lifted: Mapping[str, bytes]) -> Inbound
         data = str(payload).encode("utf-8", "surrogateescape")
     disposition = str(item.get("content-disposition") or "").lower()
     content_id = normalize_message_id(str(item.get("content-id") or ""))
-    filename = clean_text(_decode_header(item.get("filename") or ""), single_line=True)
+    filename = str(item.get("filename") or "")
+    if names.get(filename):
+        filename = names[filename].pop(0)  # decoded here, see _filenames
+    filename = clean_text(_decode_header(filename), single_line=True)
     if content_id and filename == content_id:
         filename = ""  # mail-parser names nameless inline parts after their cid
     is_inline = disposition.startswith("inline") or (
@@ -369,22 +597,100 @@ def _attachment(item: Mapping[str, Any], lifted: Mapping[str, bytes]) -> Inbound
     )
 
 
-_STATEFUL = ("utf-7", "unicode-1-1-utf-7", "iso-2022", "hz", "utf-16", "utf-32", "x-")
-
-
-def _stateful_charset(msg: StdMessage) -> bool:
-    """A text part in a 7-bit or wide charset: mail-parser returns a 7-bit
-    body without decoding it ("A+ZeVnLIqe-" for UTF-7, ESC sequences for
-    ISO-2022-JP), so those mails take the standard-library path."""
+def _filenames(msg: StdMessage, hint: str) -> dict[str, list[str]]:
+    """mail-parser's name for an attached file -> the names decoded here, in
+    part order, for the files whose names it reads differently: it decodes a
+    charset label with Python's narrower codec, and raw 8-bit names as UTF-8
+    with replacement characters."""
+    out: dict[str, list[str]] = {}
     for part in msg.walk():
-        if part.get_content_maintype() == "text":
-            charset = (part.get_content_charset() or "").lower()
-            if charset.startswith(_STATEFUL):
-                return True
-    return False
+        ours = _part_filename(part, hint)
+        if ours is None:
+            continue
+        view, _ = mime_header_view(part)
+        theirs = decode_header_part(view.get_filename())
+        if theirs and ours and ours != theirs:
+            out.setdefault(theirs, []).append(ours)
+    return out
 
 
-def _bodies_stdlib(msg: StdMessage) -> tuple[list[str], list[str]]:
+def _part_filename(part: StdMessage, hint: str) -> str | None:
+    # A copy of the two headers with raw 8-bit bytes decoded first: compat32's
+    # get_param would see them as U+FFFD already.
+    view = StdMessage()
+    for name, raw in part.raw_items():
+        if name.lower() in ("content-disposition", "content-type"):
+            view[name] = _unescape_surrogates(str(raw), hint=hint)
+    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
+        value = view.get_param(param, header=header)
+        if value is None:
+            continue
+        if isinstance(value, tuple):  # RFC 2231: (charset, language, %-decoded text)
+            charset, _, text = value
+            data = str(text).encode("latin-1", "surrogateescape")
+            return decode_bytes(data, str(charset or "") or None, hint=hint).strip()
+        return _decode_header(email.utils.unquote(str(value)), hint=hint).strip()
+    return None
+
+
+_NO_HINT = frozenset({"", "utf-8", "us-ascii", "ascii", "ansi_x3.4-1968"})
+
+
+@functools.lru_cache(maxsize=256)
+def _python_decodes_alike(charset: str) -> bool:
+    """Whether mail-parser, which decodes with Python's codec of the declared
+    name, reads this charset the way charset_codec says it should be read."""
+    codec = charset_codec(charset)
+    if not codec or charset.startswith(_STATEFUL):
+        return False
+    try:
+        return codecs.lookup(charset).name == codecs.lookup(codec).name
+    except LookupError:
+        return False
+
+
+def _charsets(msg: StdMessage) -> tuple[bool, str]:
+    """(whether the bodies must be decoded here, the mail's charset hint).
+
+    Decoded here: a text part in a 7-bit or wide charset (mail-parser returns
+    a 7-bit body undecoded: "A+ZeVnLIqe-" for UTF-7, ESC sequences for
+    ISO-2022-JP), in a label Python reads narrower than mail clients do
+    (gb2312, shift_jis, ks_c_5601-1987), or declared Latin-1 but holding
+    UTF-8. The hint is the first charset a text part declares, other than
+    UTF-8 and ASCII: raw 8-bit headers are most likely in it."""
+    own = False
+    hint = ""
+    for part in msg.walk():
+        if part.get_content_maintype() != "text":
+            continue
+        charset = (part.get_content_charset() or "").lower()
+        if not hint and charset.strip("\"'") not in _NO_HINT:
+            hint = charset
+        if own:
+            continue
+        if not charset:
+            payload = part.get_payload()
+            own = isinstance(payload, str) and "\x1b$" in payload  # undeclared ISO-2022-JP
+            continue
+        if charset_codec(charset) == "cp1252" and charset not in _NO_HINT:
+            data = part.get_payload(decode=True)
+            own = isinstance(data, bytes) and not data.isascii() and _is_utf8(data)
+        elif charset_codec(charset) == "cp1252":
+            continue  # 8-bit bytes in us-ascii fail mail-parser: a CharsetDecodeDefect
+        else:
+            own = not _python_decodes_alike(charset)
+    return own, hint
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _bodies_stdlib(msg: StdMessage, *, hint: str = "") -> tuple[list[str], list[str]]:
     """Text and HTML of the body parts, decoded by decode_bytes (fallback path)."""
     plain: list[str] = []
     html: list[str] = []
@@ -400,7 +706,7 @@ def _bodies_stdlib(msg: StdMessage) -> tuple[list[str], list[str]]:
         if not isinstance(data, bytes):
             continue
         (html if subtype == "html" else plain).append(
-            decode_bytes(data, part.get_content_charset())
+            decode_bytes(data, part.get_content_charset(), hint=hint)
         )
     return plain, html
 
@@ -524,6 +830,66 @@ def _parse_lifted(raw: bytes) -> tuple[Any, dict[str, bytes]]:
     return mailparser.parse_from_bytes(raw), {}
 
 
+# Header blocks that lie. The parser ends the header block at the first line
+# that is neither "name:" nor indented, and everything after it (From and
+# Subject too) becomes body text. Lines that break it in real mail: a stray
+# first line pasted above the headers ("---- Original email message ----",
+# an mbox "From " line saved with the mail), a folded line whose indentation
+# a mailer lost, a header whose name holds raw 8-bit bytes.
+_FIELD_RE = re.compile(rb"[!-9;-~]{1,76}[ \t]*:")
+_ODD_LINE_RE = re.compile(rb"^(?![ \t]|[!-9;-~]{1,76}[ \t]*:|\r?$)", re.M)
+_KNOWN_FIELD_RE = re.compile(
+    rb"(from|to|cc|subject|date|message-id|reply-to|sender|mime-version|content-type|received|"
+    rb"return-path|delivered-to)[ \t]*:",
+    re.I,
+)
+MAX_STRAY_LINES = 5
+
+
+def repair_header_block(raw: bytes) -> tuple[bytes, tuple[str, ...]]:
+    """raw with its header block mended so the parser reads every header,
+    and what was mended. raw itself (the fast path) when nothing needs it.
+    The stored bytes are never changed: this is only what we parse."""
+    end = _HEADER_END_RE.search(raw)
+    head_end = end.start() if end else len(raw)
+    if not _ODD_LINE_RE.search(raw, 0, head_end):
+        return raw, ()
+    notes: list[str] = []
+    raw = _skip_stray_lines(raw, notes)
+    end = _HEADER_END_RE.search(raw)
+    head_end = end.start() if end else len(raw)
+    lines = raw[:head_end].split(b"\n")
+    last_field = max((i for i, line in enumerate(lines) if _FIELD_RE.match(line)), default=-1)
+    out: list[bytes] = []
+    for i, line in enumerate(lines):
+        if i == 0 or i > last_field or line[:1] in (b" ", b"\t") or _FIELD_RE.match(line):
+            out.append(line)
+        elif b":" in line[:77] and not line.split(b":", 1)[0].isascii():
+            notes.append(f"dropped a header with a raw 8-bit name (line {i + 1})")
+        else:
+            # A folded line that lost its indentation: give it back, so the
+            # headers after it stay headers.
+            notes.append(f"unindented continuation line (line {i + 1})")
+            out.append(b" " + line)
+    return b"\n".join(out) + raw[head_end:], tuple(notes)
+
+
+def _skip_stray_lines(raw: bytes, notes: list[str]) -> bytes:
+    """raw without the lines before its headers, when a header block
+    (one naming From, Subject or the like) follows within a few lines."""
+    pos = 0
+    for count in range(MAX_STRAY_LINES + 1):
+        if _KNOWN_FIELD_RE.match(raw, pos):
+            if count:
+                notes.append(f"skipped {count} line(s) before the headers")
+            return raw[pos:]
+        line_end = raw.find(b"\n", pos)
+        if line_end < 0 or (count == 0 and _FIELD_RE.match(raw, pos)):
+            return raw
+        pos = line_end + 1
+    return raw
+
+
 _TRACE_RE = re.compile(rb"^received[ \t]*:[^\n]*\n(?:[ \t][^\n]*\n)*", re.I | re.M)
 
 
@@ -542,16 +908,19 @@ def parse_email(raw: bytes) -> InboundEmail:
     """Parse a whole RFC 5322 message. Raises HostileMail or
     MailParserRecursionError on structure bombs, nothing else."""
     check_header_block(raw)
+    raw, repairs = repair_header_block(raw)
     parser, lifted = _parse_lifted(_untraced(raw))
     msg: StdMessage = parser.message
-    defects: list[str] = []
+    defects: list[str] = [f"HeaderRepair: {note}" for note in repairs]
     for entry in parser.defects or []:
         for key, values in dict(entry).items():
             defects += [f"{key}: {v}"[:300] for v in (values or [])]
     plain = list(parser.text_plain or [])
     html = list(parser.text_html or [])
-    if "CharsetDecodeDefect" in (parser.defects_categories or set()) or _stateful_charset(msg):
-        plain, html = _bodies_stdlib(msg)
+    own, hint = _charsets(msg)
+    names = _filenames(msg, hint) if parser.attachments else {}
+    if own or "CharsetDecodeDefect" in (parser.defects_categories or set()):
+        plain, html = _bodies_stdlib(msg, hint=hint)
 
     index = _header_index(msg)
 
@@ -567,7 +936,7 @@ def parse_email(raw: bytes) -> InboundEmail:
         values = _all(msg, name)
         if values:
             headers[name] = tuple(
-                clean_text(_decode_header(v, limit=4096), single_line=True)[:2000]
+                clean_text(_decode_header(v, limit=4096, hint=hint), single_line=True)[:2000]
                 for v in values[:20]
             )
 
@@ -577,14 +946,14 @@ def parse_email(raw: bytes) -> InboundEmail:
 
     in_reply_to = message_ids(first("in-reply-to")[:MAX_HEADER_CHARS])
     references = message_ids(first("references")[:MAX_HEADER_CHARS])[-MAX_REFERENCES:]
-    from_ = _addresses(_all(msg, "from")[:1])
+    from_, from_header, from_name = _from(index, hint)
     content_type = msg.get_content_type()
     return InboundEmail(
-        subject=clean_text(_decode_header(first("subject")), single_line=True)[:1000],
-        from_=from_[0] if from_ else None,
-        reply_to=_addresses(_all(msg, "reply-to")),
-        to=_addresses(_all(msg, "to")),
-        cc=_addresses(_all(msg, "cc")),
+        subject=clean_text(_decode_header(first("subject"), hint=hint), single_line=True)[:1000],
+        from_=from_,
+        reply_to=_addresses(_all(msg, "reply-to"), hint=hint),
+        to=_addresses(_all(msg, "to"), hint=hint),
+        cc=_addresses(_all(msg, "cc"), hint=hint),
         delivered_to=tuple(dict.fromkeys(delivered)),
         message_id=clean_text(normalize_message_id(first("message-id"))),
         in_reply_to=in_reply_to[:MAX_REFERENCES],
@@ -592,7 +961,7 @@ def parse_email(raw: bytes) -> InboundEmail:
         date=_date(_all(msg, "date")),
         text=clean_text("\n".join(plain)),
         html=clean_text("\n".join(html)),
-        attachments=tuple(_attachment(item, lifted) for item in parser.attachments or []),
+        attachments=tuple(_attachment(item, lifted, names) for item in parser.attachments or []),
         content_type=content_type,
         report_type=str(msg.get_param("report-type") or "").lower()
         if content_type == "multipart/report"
@@ -600,4 +969,7 @@ def parse_email(raw: bytes) -> InboundEmail:
         delivery_status=_delivery_status(msg) if content_type == "multipart/report" else (),
         headers=MappingProxyType(headers),
         defects=tuple(defects[:50]),
+        from_header=from_header,
+        sender_fallbacks=_fallbacks(index, hint, from_name) if from_ is None else (),
+        from_display=from_name,
     )
