@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from helpdesk.api.pages import api_tokens
 from helpdesk.views import (
     accounts,
     attachments,
@@ -18,6 +19,7 @@ from helpdesk.views import (
 # tests/helpdesk/test_authorization_matrix.py, which fails otherwise.
 urlpatterns = [
     *accounts.urlpatterns,
+    path("accounts/tokens/", api_tokens, name="api_tokens"),
     path("healthz", health.healthz, name="healthz"),
     # Confirm / reopen / rate from a signed mail link (helpdesk.feedback).
     path("feedback/<str:token>/", feedback.feedback, name="ticket_feedback"),

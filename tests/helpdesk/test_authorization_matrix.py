@@ -67,6 +67,12 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         {},
         {"anon": LOGIN, "owner": 200, "stranger": 200, "agent": 200, "manager": 200},
     ),
+    "api_tokens": (
+        "GET",
+        "",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 200, "agent": 200, "manager": 200},
+    ),
     "healthz": ("GET", "", {}, dict.fromkeys(ACTORS, ANY)),
     "ticket_feedback": ("GET", "bad_token", {}, dict.fromkeys(ACTORS, 404)),
     "home": (
@@ -291,6 +297,7 @@ POST_ROUTES = {name for name, row in EXPECTED.items() if row[0] == "POST"} | {
     "password_reset",
     "password_change",
     "profile",
+    "api_tokens",
     "ticket_new",
     "ticket_properties",
 }
