@@ -7,6 +7,9 @@ X-Auto-Response-Suppress means "do not auto-reply to me", not "I am an
 auto-reply" (Sisimai #491): it is honoured by outbound, not classified on here.
 """
 
+# The patterns below are words in other scripts (Cyrillic, Turkish, CJK), on purpose.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
 import re
@@ -26,14 +29,87 @@ from mailgateway.parse import InboundEmail
 RATE_LIMIT = 20
 RATE_WINDOW = timedelta(minutes=10)
 
+# "Automatic reply: <subject>" and the like: a prefix only responders write.
 _OOO_SUBJECT = re.compile(
-    r"^\s*(\[?(auto|automatic|resposta autom[aá]tica|respuesta autom[aá]tica)\b|"
-    r"out of (the )?office|autoreply|auto-reply|automatic reply|resposta autom[aá]tica|"
-    r"aus[eê]ncia tempor[aá]ria|fora do escrit[oó]rio|ausente do escrit[oó]rio|"
-    r"f[eé]rias|on vacation|away from (the )?office|abwesenheitsnotiz)",
+    r"^\s*\[?(auto|automatic reply|auto-?reply|autoreply|automatic response|"
+    r"resposta autom[aá]tica|respuesta autom[aá]tica|r[eé]ponse automatique|"
+    r"risposta automatica|automatische antwort|automatisch antwoord|automatisk svar|"
+    r"autosvar|odpowiedź automatyczna|автоматический ответ|automatická odpověď|"
+    r"otomatik yanıt|out of (the )?office|abwesenheitsnotiz|fora do escrit[oó]rio|"
+    r"aus[eê]ncia tempor[aá]ria|自动回复|自動回覆|自動応答|자동 회신)\s*[\]:]",
+    re.IGNORECASE,
+)
+# Bare words a person may also put in a subject ("Férias coletivas: ...",
+# "Out of office tomorrow?"): they count only on a reply to one of our mails.
+_OOO_LOOSE = re.compile(
+    r"^\s*(out of (the )?office|on vacation|away from (the )?office|aus[eê]ncia|ausente|"
+    r"fora do escrit[oó]rio|f[eé]rias|abwesend|absence|ausencia)\b",
+    re.IGNORECASE,
+)
+# ...but a subject that is nothing but one of them is a responder's.
+_OOO_WHOLE = re.compile(
+    r"^\s*(out of (the )?office|on vacation|away from (the )?office|aus[eê]ncia tempor[aá]ria|"
+    r"fora do escrit[oó]rio|ausente do escrit[oó]rio|em f[eé]rias|abwesenheitsnotiz)\s*[.!]?\s*$",
     re.IGNORECASE,
 )
 _MAILER_DAEMON = re.compile(r"^(mailer-daemon|postmaster|mail-daemon)@", re.IGNORECASE)
+# Local parts that only machines send from (Exchange's NDR sender is
+# MicrosoftExchange<hex>@, Domino's "Mail Router", Lotus's "Postmaster").
+_MACHINE_LOCAL = re.compile(
+    r"^(mailer-?daemon|postmaster|mail-?daemon|mail-?router|microsoftexchange[0-9a-f]*|"
+    r"mailerdaemon|mdaemon|bounces?|bounce-[^@]*|[^@]*-bounces?|[^@]*-owner|owner-[^@]*|"
+    r"[^@]*-request|amavis[^@]*|virusalert|virus-?alert|mailscanner|quarantine|"
+    r"smtp-?gateway|mailsweeper|symantec[^@]*|notify-?virus|antivirus|"
+    r"no-?reply-?dsn|mailman[^@]*|listserv|majordomo|sympa)@",
+    re.IGNORECASE,
+)
+# Non-delivery subjects of real servers (Exchange in many languages, Exim,
+# Postfix, sendmail, qmail, Domino, GroupWise, Gmail, Symantec). Anchored, so
+# a customer's "Fwd: Undeliverable: ..." asking for help is not one.
+_BOUNCE_SUBJECT = re.compile(
+    r"^\s*(undeliverable|undelivered mail|undeliverable mail|delivery status notification|"
+    r"delivery failure|delivery failed|delivery has failed|delivery notification|"
+    r"mail delivery failed|mail delivery failure|mail delivery system|"
+    r"returned mail|returned to sender|failure notice|failed delivery|"
+    r"message delivery failure|nondeliverable|non-deliverable|non deliverable|"
+    r"delivery report|notice of non-?delivery|message not delivered|"
+    r"unzustellbar|nicht zustellbar|non remis|non distribuable|"
+    r"no se puede entregar|no entregado|onbestelbaar|kan niet worden bezorgd|"
+    r"kunne ikke leveres|ej levererat|olevererbart|non recapitabile|"
+    r"niedostarczalne|nie można dostarczyć|недоставлено|не доставлено|"
+    r"nedoručitelné|teslim edilemedi|"
+    r"n[aã]o foi poss[ií]vel entregar|n[aã]o [eé] poss[ií]vel entregar|mensagem n[aã]o entregue|"
+    r"n[aã]o entregue|falha na entrega|entrega falhou|devolvid[ao]|"
+    r"warning: could not send message|delayed mail|delivery delayed|"
+    r"report domain:|dsn:)",
+    re.IGNORECASE,
+)
+# What a DSN's human part says; one of these with an SMTP status code in the
+# body is a second signal when the sender header is not conclusive.
+_BOUNCE_BODY = re.compile(
+    r"(could not be delivered|couldn't be delivered|delivery has failed|"
+    r"permanent(ly)? (error|fatal)|undeliverable|this is the mail system at|"
+    r"this is the qmail-send program|message could not be delivered|"
+    r"delivery to the following recipients? failed|not listed in (the )?(domino )?directory|"
+    r"recipient address rejected|user unknown|mailbox unavailable|no such user|"
+    r"n[aã]o foi poss[ií]vel entregar|falha na entrega|konnte nicht zugestellt|"
+    r"n'a pas pu être remis|returned to sender|delivery failed)",
+    re.IGNORECASE,
+)
+_SMTP_STATUS = re.compile(r"\b[45]\.\d{1,3}\.\d{1,3}\b|\b5[05]\d[ -]")
+# Gateway notices that our mail was held, scanned or needs a moderator: a
+# machine wrote them, but they do not say an address is dead.
+_NOTICE_SUBJECT = re.compile(
+    r"^\s*(\[?(virus|vírus)\b|virus (alert|found|detected)|v[ií]rus detectado|"
+    r"banned (content|file)|spam (quarantine|notification)|quarantine(d)? (notification|summary)|"
+    r"message (blocked|quarantined|held)|mensagem (bloqueada|retida|em quarentena)|"
+    r"blocked (message|email)|content (filter|violation)|"
+    r"your message to .{1,80} awaits moderator approval|"
+    r".{0,80}(awaits|awaiting|requires|held for) moderat(or|ion)|"
+    r"sua mensagem .{0,80} aguarda (aprovação|moderação)|"
+    r"message rejected|mensagem rejeitada)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -55,21 +131,88 @@ def is_auto_submitted(mail: InboundEmail, envelope_from: str | None = None) -> s
         return f"Precedence: {precedence}"
     if mail.header("list-id"):
         return "List-Id"
-    if _OOO_SUBJECT.match(mail.subject):
+    if _OOO_SUBJECT.match(mail.subject) or _OOO_WHOLE.match(mail.subject):
         return "out-of-office subject"
+    if (
+        _OOO_LOOSE.match(mail.subject)
+        and mail.in_reply_to
+        and (mail.header("x-auto-response-suppress") or mail.header("return-path").strip() == "<>")
+    ):
+        return "out-of-office subject on a reply"
     return ""
 
 
+def _machine_sender(mail: InboundEmail) -> str:
+    """Why the sender looks like a mail server rather than a person, "" if not."""
+    return_path = mail.header("return-path").strip().strip("<> ").lower()
+    if _MACHINE_LOCAL.match(return_path):
+        return "Return-Path: " + return_path.partition("@")[0]
+    if _MACHINE_LOCAL.match(mail.sender):
+        return "From: " + mail.sender.partition("@")[0]
+    if mail.header("return-path").strip() == "<>":
+        return "null return path"
+    if mail.from_ is None:
+        # "From: Mail Delivery System <>" or "Postmaster <>": no address at all.
+        return "no From address"
+    return ""
+
+
+def _attached_original(mail: InboundEmail) -> bool:
+    """The mail carries the returned message or its headers (RFC 3464 §2)."""
+    kinds = {
+        "message/rfc822",
+        "text/rfc822-headers",
+        "message/delivery-status",
+        "message/global",
+        "message/global-headers",
+        "message/global-delivery-status",
+    }
+    return any(getattr(a, "content_type", "") in kinds for a in mail.attachments)
+
+
 def is_bounce(mail: InboundEmail, envelope_from: str | None = None) -> str:
-    if mail.content_type == "multipart/report" and mail.report_type == "delivery-status":
+    """Why mail is a non-delivery report, "" when it is not one.
+
+    A header only a mail server writes decides alone; a bounce-shaped subject
+    or body needs a second sign that a machine sent it (a machine sender, a
+    null return path, the returned message attached, an SMTP status code),
+    because a customer's own "Returned mail?" must never be swallowed."""
+    if mail.content_type == "multipart/report" and (
+        mail.report_type == "delivery-status" or mail.delivery_status
+    ):
         return "delivery-status report"
     if envelope_from is not None and envelope_from.strip() in {"", "<>"} and mail.delivery_status:
         return "null return path"
     if _MAILER_DAEMON.match(mail.sender):
         return "MAILER-DAEMON"
     return_path = mail.header("return-path").strip()
-    if return_path == "<>" and (mail.delivery_status or mail.header("x-failed-recipients")):
+    if _MAILER_DAEMON.match(return_path.strip("<> ")):
+        return "Return-Path: MAILER-DAEMON"
+    if mail.header("x-failed-recipients"):
+        return "X-Failed-Recipients"
+    if return_path == "<>" and mail.delivery_status:
         return "null return path"
+    if _BOUNCE_SUBJECT.match(mail.subject):
+        machine = _machine_sender(mail)
+        if machine:
+            return f"non-delivery subject, {machine}"
+        if _attached_original(mail):
+            return "non-delivery subject, returned message attached"
+        body = mail.text[:20000] or mail.html[:20000]
+        if _BOUNCE_BODY.search(body) and _SMTP_STATUS.search(body):
+            return "non-delivery subject and report text"
+    return ""
+
+
+def is_gateway_notice(mail: InboundEmail) -> str:
+    """An antivirus, quarantine or list-moderation notice, "" if not one."""
+    if not _NOTICE_SUBJECT.match(mail.subject):
+        return ""
+    machine = _machine_sender(mail)
+    if machine:
+        return f"gateway notice, {machine}"
+    if _attached_original(mail) and (mail.header("auto-submitted") or mail.header("precedence")):
+        return "gateway notice, returned message attached"
     return ""
 
 
@@ -132,7 +275,7 @@ def classify(
     bounce = is_bounce(mail, envelope_from)
     if bounce:
         return Classification("bounce", bounce)
-    auto = is_auto_submitted(mail, envelope_from)
+    auto = is_auto_submitted(mail, envelope_from) or is_gateway_notice(mail)
     if auto:
         return Classification("autoreply", auto)
     looping = (

@@ -337,6 +337,8 @@ def _pipeline(
         mail, envelope_from=_envelope(row), inbound_id=row.pk, recent=senders.arrived(mail.sender)
     )
     row.verdict = {"class": kind.kind, "reason": kind.reason}
+    if prepared.quote_rule:
+        row.verdict["quotes"] = prepared.quote_rule
 
     if kind.kind == "loop":
         raise Quarantine(f"mail loop: {kind.reason}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from mailgateway.parse import InboundEmail, parse_email
-from mailgateway.quotes import split_quoted
+from mailgateway.quotes import split_reply
 from mailgateway.sanitize import SanitizeError, html_to_text, sanitize_html
 from tickets.services import StoredFile, attachment_file_delete, attachment_file_save
 
@@ -29,6 +29,7 @@ class Prepared:
     # mail.attachments[i] already saved to storage (its payload then b""): the
     # batch path's workers save them, so the bytes never cross to the writer.
     files: tuple[StoredFile, ...] = ()
+    quote_rule: str = ""  # which rule of mailgateway.quotes cut the history
 
     def with_files_saved(self) -> Prepared:
         """A copy whose attachments are saved to storage, payloads dropped."""
@@ -63,11 +64,11 @@ def prepare(raw: bytes) -> Prepared:
     quarantines the mail)."""
     mail = parse_email(raw)
     text = mail.text.strip() or html_to_text(mail.html)
-    new_text, quoted = split_quoted(text)
+    split = split_reply(text, mail.subject)
     html, error = "", ""
     if mail.html:
         try:
             html = sanitize_html(mail.html)
         except SanitizeError as exc:
             error = f"dropped: {exc}"[:300]
-    return Prepared(mail, text, new_text, quoted, html, error)
+    return Prepared(mail, text, split.new, split.quoted, html, error, quote_rule=split.rule)
