@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from helpdesk.api.models import ApiToken
 from helpdesk.api.tokens import token_create, token_revoke
+from helpdesk.models import User
 
 EXPIRY_CHOICES = [
     (30, gettext_lazy("30 days")),
@@ -44,13 +45,15 @@ class TokenForm(forms.Form):
 def api_tokens(request: HttpRequest) -> HttpResponse:
     """GET: the user's tokens. POST name/days: a new one, its secret shown on
     this answer only. POST revoke=<id>: revoke one of the user's own."""
+    user = request.user
+    assert isinstance(user, User)
     form = TokenForm()
     secret = ""
     if request.method == "POST":
         if "revoke" in request.POST:
+            wanted = request.POST["revoke"]
             token = ApiToken.objects.filter(
-                user=request.user,
-                pk=request.POST["revoke"] if request.POST["revoke"].isdigit() else 0,
+                user=user, pk=int(wanted) if wanted.isdigit() else 0
             ).first()
             if token is None:
                 raise Http404
@@ -62,10 +65,10 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             days = form.cleaned_data["days"]
             expires = timezone.now() + datetime.timedelta(days=days) if days else None
             _token, secret = token_create(
-                user=request.user, name=form.cleaned_data["name"], expires_at=expires
+                user=user, name=form.cleaned_data["name"], expires_at=expires
             )
             form = TokenForm()
-    tokens = ApiToken.objects.filter(user=request.user)
+    tokens = ApiToken.objects.filter(user=user)
     status = 400 if form.errors else 200
     return render(
         request,
