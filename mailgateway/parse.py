@@ -460,6 +460,9 @@ def _from(index: Mapping[str, list[str]], hint: str) -> tuple[Address | None, st
     """(the first From header's first address that has one, which header
     that was, the display name the first From gave even without an address)."""
     values = index.get("from", [])[:5]
+    first = _addresses(values[:1], hint=hint)
+    if first:  # the common case, in one address parse
+        return first[0], "from", first[0].name
     name = ""
     if values:
         pairs = email.utils.getaddresses([str(values[0])[:MAX_HEADER_CHARS]])
@@ -467,10 +470,10 @@ def _from(index: Mapping[str, list[str]], hint: str) -> tuple[Address | None, st
         if not raw_name and pairs and "@" not in pairs[0][1]:
             raw_name = str(values[0])  # a bare display name: From: Maria Silva
         name = clean_text(_decode_header(raw_name, hint=hint), single_line=True)[:150]
-    for i, value in enumerate(values):
+    for i, value in enumerate(values[1:], start=2):
         found = _addresses([value], hint=hint)
         if found:
-            return found[0], "from" if i == 0 else f"from#{i + 1}", name
+            return found[0], f"from#{i}", name
     return None, "from", name
 
 
@@ -604,6 +607,9 @@ def _filenames(msg: StdMessage, hint: str) -> dict[str, list[str]]:
     with replacement characters."""
     out: dict[str, list[str]] = {}
     for part in msg.walk():
+        heads = [str(v) for k, v in part.raw_items() if k.lower() in _NAMING_HEADERS]
+        if all(h.isascii() and "=?" not in h and "*" not in h for h in heads):
+            continue  # plain ASCII names: mail-parser reads them as we do
         ours = _part_filename(part, hint)
         if ours is None:
             continue
@@ -614,12 +620,15 @@ def _filenames(msg: StdMessage, hint: str) -> dict[str, list[str]]:
     return out
 
 
+_NAMING_HEADERS = ("content-disposition", "content-type")
+
+
 def _part_filename(part: StdMessage, hint: str) -> str | None:
     # A copy of the two headers with raw 8-bit bytes decoded first: compat32's
     # get_param would see them as U+FFFD already.
     view = StdMessage()
     for name, raw in part.raw_items():
-        if name.lower() in ("content-disposition", "content-type"):
+        if name.lower() in _NAMING_HEADERS:
             view[name] = _unescape_surrogates(str(raw), hint=hint)
     for header, param in (("content-disposition", "filename"), ("content-type", "name")):
         value = view.get_param(param, header=header)
@@ -673,13 +682,32 @@ def _charsets(msg: StdMessage) -> tuple[bool, str]:
             own = isinstance(payload, str) and "\x1b$" in payload  # undeclared ISO-2022-JP
             continue
         if charset_codec(charset) == "cp1252" and charset not in _NO_HINT:
-            data = part.get_payload(decode=True)
-            own = isinstance(data, bytes) and not data.isascii() and _is_utf8(data)
+            own = _latin1_holding_utf8(part)
         elif charset_codec(charset) == "cp1252":
             continue  # 8-bit bytes in us-ascii fail mail-parser: a CharsetDecodeDefect
         else:
             own = not _python_decodes_alike(charset)
     return own, hint
+
+
+# A UTF-8 lead byte then a continuation byte, quoted-printable encoded.
+_QP_UTF8_RE = re.compile(r"=[C-F][0-9A-F]=[89AB][0-9A-F]", re.I)
+
+
+def _latin1_holding_utf8(part: StdMessage) -> bool:
+    # Cheap looks at the undecoded payload first: most Latin-1 parts are
+    # plain ASCII or quoted-printable without a UTF-8 sequence in it.
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return False
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if cte == "quoted-printable":
+        if not _QP_UTF8_RE.search(payload):
+            return False
+    elif cte != "base64" and payload.isascii():
+        return False
+    data = part.get_payload(decode=True)
+    return isinstance(data, bytes) and not data.isascii() and _is_utf8(data)
 
 
 def _is_utf8(data: bytes) -> bool:
