@@ -86,15 +86,33 @@ def test_a_customer_cannot_change_the_priority(customer_api: Client, ticket: Tic
     assert ticket.priority != "urgent"
 
 
-def test_a_refused_move_is_a_409(agent_api: Client, ticket: Ticket) -> None:
+def test_a_move_the_workflow_refuses_is_a_409(
+    agent_api: Client, agent: Any, ticket: Ticket
+) -> None:
+    from tickets import services
+
+    services.ticket_transition(ticket=ticket, to="closed", actor=agent)
     response = agent_api.patch(
         f"/api/v1/tickets/{ticket.reference}/",
-        {"status": "closed"},
+        {"status": "resolved"},
         content_type="application/json",
     )
-    assert response.status_code in (200, 409)
-    if response.status_code == 409:
-        assert response.json()["detail"]
+    assert response.status_code == 409
+    # In the agent's language (pt-BR), as the panel says it.
+    assert response.json()["detail"] == "O ticket não pode passar de Fechado para Resolvido."
+
+
+def test_a_customer_reopens_a_resolved_ticket(
+    customer_api: Client, agent: Any, ticket: Ticket
+) -> None:
+    from tickets import services
+
+    services.ticket_transition(ticket=ticket, to="resolved", actor=agent)
+    response = customer_api.patch(
+        f"/api/v1/tickets/{ticket.reference}/", {"status": "open"}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    assert response.json()["status"] == "open"
 
 
 def test_invalid_input_names_the_field_in_the_users_language(
