@@ -80,23 +80,25 @@ _BOUNCE_SUBJECT = re.compile(
     r"nedoručitelné|teslim edilemedi|"
     r"n[aã]o foi poss[ií]vel entregar|n[aã]o [eé] poss[ií]vel entregar|mensagem n[aã]o entregue|"
     r"n[aã]o entregue|falha na entrega|entrega falhou|devolvid[ao]|"
-    r"warning: could not send message|delayed mail|delivery delayed|"
+    r"warning: could not send message|delayed mail|delivery delayed|permanent delivery failure|"
+    r"mail delivery delayed|warning: message .{0,60} delayed|"
     r"report domain:|dsn:)",
     re.IGNORECASE,
 )
-# What a DSN's human part says; one of these with an SMTP status code in the
-# body is a second signal when the sender header is not conclusive.
-_BOUNCE_BODY = re.compile(
-    r"(could not be delivered|couldn't be delivered|delivery has failed|"
-    r"permanent(ly)? (error|fatal)|undeliverable|this is the mail system at|"
-    r"this is the qmail-send program|message could not be delivered|"
-    r"delivery to the following recipients? failed|not listed in (the )?(domino )?directory|"
-    r"recipient address rejected|user unknown|mailbox unavailable|no such user|"
-    r"n[aã]o foi poss[ií]vel entregar|falha na entrega|konnte nicht zugestellt|"
-    r"n'a pas pu être remis|returned to sender|delivery failed)",
+# The opening words of the human part of MTA reports (Postfix, qmail, Exim,
+# sendmail, Exchange, Domino), looked for in the first lines only: a
+# customer who pastes a bounce into a new mail writes something above it.
+_MTA_OPENING = re.compile(
+    r"^\s*(this is the mail system at host|hi\. this is the qmail-send program|"
+    r"this message was created automatically by mail delivery software|"
+    r"the original message was received at|delivery has failed to these recipients|"
+    r"your message did not reach some or all of the intended recipients|"
+    r"your message (couldn't|could not|wasn't|was not) (be )?delivered|"
+    r"this is an automatically generated delivery status notification|"
+    r"a mensagem n[aã]o p[oô]de ser entregue|n[aã]o foi poss[ií]vel entregar|"
+    r"your message was not delivered to|the following message to .{1,80} was undeliverable)",
     re.IGNORECASE,
 )
-_SMTP_STATUS = re.compile(r"\b[45]\.\d{1,3}\.\d{1,3}\b|\b5[05]\d[ -]")
 # Gateway notices that our mail was held, scanned or needs a moderator: a
 # machine wrote them, but they do not say an address is dead.
 _NOTICE_SUBJECT = re.compile(
@@ -107,7 +109,9 @@ _NOTICE_SUBJECT = re.compile(
     r"your message to .{1,80} awaits moderator approval|"
     r".{0,80}(awaits|awaiting|requires|held for) moderat(or|ion)|"
     r"sua mensagem .{0,80} aguarda (aprovação|moderação)|"
-    r"message rejected|mensagem rejeitada)",
+    r"message rejected|mensagem rejeitada|.{0,60}(virus|malware|viruses) (detected|found)|"
+    r".{0,60}detected (a )?(virus|malware)|"
+    r"warning: e-?mail viruses detected)",
     re.IGNORECASE,
 )
 
@@ -151,23 +155,15 @@ def _machine_sender(mail: InboundEmail) -> str:
         return "From: " + mail.sender.partition("@")[0]
     if mail.header("return-path").strip() == "<>":
         return "null return path"
-    if mail.from_ is None:
+    if mail.from_ is None and not return_path:
         # "From: Mail Delivery System <>" or "Postmaster <>": no address at all.
         return "no From address"
     return ""
 
 
-def _attached_original(mail: InboundEmail) -> bool:
-    """The mail carries the returned message or its headers (RFC 3464 §2)."""
-    kinds = {
-        "message/rfc822",
-        "text/rfc822-headers",
-        "message/delivery-status",
-        "message/global",
-        "message/global-headers",
-        "message/global-delivery-status",
-    }
-    return any(getattr(a, "content_type", "") in kinds for a in mail.attachments)
+def _mta_opening(mail: InboundEmail) -> bool:
+    lines = [line for line in (mail.text or mail.html)[:5000].split("\n") if line.strip()]
+    return any(_MTA_OPENING.match(line) for line in lines[:2])
 
 
 def is_bounce(mail: InboundEmail, envelope_from: str | None = None) -> str:
@@ -175,7 +171,7 @@ def is_bounce(mail: InboundEmail, envelope_from: str | None = None) -> str:
 
     A header only a mail server writes decides alone; a bounce-shaped subject
     or body needs a second sign that a machine sent it (a machine sender, a
-    null return path, the returned message attached, an SMTP status code),
+    null return path, or a report that opens the way only mail servers write),
     because a customer's own "Returned mail?" must never be swallowed."""
     if mail.content_type == "multipart/report" and (
         mail.report_type == "delivery-status" or mail.delivery_status
@@ -196,11 +192,8 @@ def is_bounce(mail: InboundEmail, envelope_from: str | None = None) -> str:
         machine = _machine_sender(mail)
         if machine:
             return f"non-delivery subject, {machine}"
-        if _attached_original(mail):
-            return "non-delivery subject, returned message attached"
-        body = mail.text[:20000] or mail.html[:20000]
-        if _BOUNCE_BODY.search(body) and _SMTP_STATUS.search(body):
-            return "non-delivery subject and report text"
+        if _mta_opening(mail):
+            return "non-delivery subject, a mail server's report text"
     return ""
 
 
@@ -211,8 +204,6 @@ def is_gateway_notice(mail: InboundEmail) -> str:
     machine = _machine_sender(mail)
     if machine:
         return f"gateway notice, {machine}"
-    if _attached_original(mail) and (mail.header("auto-submitted") or mail.header("precedence")):
-        return "gateway notice, returned message attached"
     return ""
 
 
@@ -272,10 +263,15 @@ def classify(
     own = is_our_own(mail)
     if own:
         return Classification("loop", own)
+    # A gateway's antivirus or moderation notice often comes from postmaster@,
+    # which would make it a bounce; it does not say an address is dead.
+    notice = "" if mail.delivery_status else is_gateway_notice(mail)
+    if notice:
+        return Classification("autoreply", notice)
     bounce = is_bounce(mail, envelope_from)
     if bounce:
         return Classification("bounce", bounce)
-    auto = is_auto_submitted(mail, envelope_from) or is_gateway_notice(mail)
+    auto = is_auto_submitted(mail, envelope_from)
     if auto:
         return Classification("autoreply", auto)
     looping = (
