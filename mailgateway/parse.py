@@ -867,10 +867,13 @@ def _parse_lifted(raw: bytes) -> tuple[Any, dict[str, bytes]]:
 _FIELD_RE = re.compile(rb"[!-9;-~]{1,76}[ \t]*:")
 _ODD_LINE_RE = re.compile(rb"^(?![ \t]|[!-9;-~]{1,76}[ \t]*:|\r?$)", re.M)
 _KNOWN_FIELD_RE = re.compile(
-    rb"(from|to|cc|subject|date|message-id|reply-to|sender|mime-version|content-type|received|"
-    rb"return-path|delivered-to)[ \t]*:",
+    rb"(from|to|cc|bcc|subject|date|message-id|in-reply-to|references|reply-to|sender|"
+    rb"mime-version|content-[a-z-]+|received|return-path|delivered-to|x-[a-z0-9-]+|list-[a-z]+|"
+    rb"thread-[a-z]+|importance|priority|organization|user-agent|dkim-signature|arc-[a-z-]+|"
+    rb"authentication-results|auto-submitted|precedence)[ \t]*:",
     re.I,
 )
+MAX_BROKEN_RUN = 3
 MAX_STRAY_LINES = 5
 
 
@@ -879,27 +882,49 @@ def repair_header_block(raw: bytes) -> tuple[bytes, tuple[str, ...]]:
     and what was mended. raw itself (the fast path) when nothing needs it.
     The stored bytes are never changed: this is only what we parse."""
     end = _HEADER_END_RE.search(raw)
-    head_end = end.start() if end else len(raw)
+    head_end = end.start() if end else min(len(raw), MAX_HEADER_CHARS)
     if not _ODD_LINE_RE.search(raw, 0, head_end):
         return raw, ()
     notes: list[str] = []
     raw = _skip_stray_lines(raw, notes)
     end = _HEADER_END_RE.search(raw)
-    head_end = end.start() if end else len(raw)
+    # A mail with no blank line at all: only its start can hold headers.
+    head_end = end.start() if end else min(len(raw), MAX_HEADER_CHARS)
     lines = raw[:head_end].split(b"\n")
-    last_field = max((i for i, line in enumerate(lines) if _FIELD_RE.match(line)), default=-1)
     out: list[bytes] = []
-    for i, line in enumerate(lines):
-        if i == 0 or i > last_field or line[:1] in (b" ", b"\t") or _FIELD_RE.match(line):
-            out.append(line)
-        elif b":" in line[:77] and not line.split(b":", 1)[0].isascii():
-            notes.append(f"dropped a header with a raw 8-bit name (line {i + 1})")
-        else:
-            # A folded line that lost its indentation: give it back, so the
-            # headers after it stay headers.
-            notes.append(f"unindented continuation line (line {i + 1})")
-            out.append(b" " + line)
+    i = 0
+    while i < len(lines):
+        if i == 0 or _header_or_folded(lines[i]):
+            out.append(lines[i])
+            i += 1
+            continue
+        run_end = i
+        while run_end < len(lines) and not _header_or_folded(lines[run_end]):
+            run_end += 1
+        if (
+            run_end - i > MAX_BROKEN_RUN
+            or run_end == len(lines)
+            or not _KNOWN_FIELD_RE.match(lines[run_end])
+        ):
+            # No header follows: this is the body, sent without the blank
+            # line before it. Left to the parser, as it arrived.
+            out += lines[i:]
+            break
+        for j in range(i, run_end):
+            line = lines[j]
+            if b":" in line[:77] and not line.split(b":", 1)[0].isascii():
+                notes.append(f"dropped a header with a raw 8-bit name (line {j + 1})")
+            else:
+                # A folded line that lost its indentation: give it back, so
+                # the headers after it stay headers.
+                notes.append(f"unindented continuation line (line {j + 1})")
+                out.append(b" " + line)
+        i = run_end
     return b"\n".join(out) + raw[head_end:], tuple(notes)
+
+
+def _header_or_folded(line: bytes) -> bool:
+    return line[:1] in (b" ", b"\t") or bool(_FIELD_RE.match(line))
 
 
 def _skip_stray_lines(raw: bytes, notes: list[str]) -> bytes:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailgateway.ingest import ingest_raw_email
 from mailgateway.models import InboundMessage
@@ -187,6 +189,14 @@ def test_a_body_without_a_blank_line_stays_body() -> None:
     assert "no blank line here" in mail.text
 
 
+def test_a_body_line_that_looks_like_a_header_does_not_swallow_the_body() -> None:
+    raw = b"From: ana@customer.example\r\nSubject: hi\r\nHello team,\r\nNote: it is broken\r\n"
+    mail = parse_email(raw)
+    assert mail.subject == "hi"
+    assert "Hello team," in mail.text
+    assert not any(d.startswith("HeaderRepair") for d in mail.defects)
+
+
 @pytest.mark.django_db
 def test_a_ticket_from_reply_to_records_the_header_used() -> None:
     result = ingest_raw_email(_raw("from_empty_angle_cjk_name"), door="pipe")
@@ -263,3 +273,32 @@ def test_a_bounce_with_an_empty_from_stays_a_bounce() -> None:
     assert row.from_address == ""
     assert "sender_header" not in row.verdict
     assert not Ticket.objects.exists()
+
+
+_STRAY = [
+    b"",
+    b"---- Original email message ----\r\n",
+    b"From x@y.example Fri Dec  4 11:00:00 2026\r\n",
+    b"-----Original Message-----\r\n\r\n",
+    b">From x@y.example\r\n",
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    stray=st.sampled_from(_STRAY),
+    words=st.lists(st.from_regex(r"[A-Za-z0-9]{1,12}", fullmatch=True), min_size=2, max_size=8),
+    cut=st.integers(1, 7),
+    local=st.from_regex(r"[a-z0-9]{1,12}", fullmatch=True),
+)
+def test_mended_headers_keep_sender_and_subject(
+    stray: bytes, words: list[str], cut: int, local: str
+) -> None:
+    cut = min(cut, len(words) - 1)
+    first, rest = " ".join(words[:cut]), " ".join(words[cut:])
+    head = f"Subject: {first}\r\n{rest}\r\nFrom: <{local}@customer.example>\r\n"
+    raw = stray + head.encode() + b"To: support@example.com\r\n\r\nbody\r\n"
+    mail = parse_email(raw)
+    assert mail.sender == f"{local}@customer.example"
+    assert mail.subject == " ".join(words)
+    assert mail.text.strip() == "body"
