@@ -63,6 +63,12 @@ _MACHINE_LOCAL = re.compile(
     r"no-?reply-?dsn|mailman[^@]*|listserv|majordomo|sympa)@",
     re.IGNORECASE,
 )
+# Display names mail servers sign with (the From may hold no address at all).
+_MACHINE_NAME = re.compile(
+    r"^\s*(mail delivery (system|subsystem)|postmaster|mailer-?daemon|mail router|"
+    r"mail administrator|sistema de entrega de e-?mail)\s*$",
+    re.IGNORECASE,
+)
 # Non-delivery subjects of real servers (Exchange in many languages, Exim,
 # Postfix, sendmail, qmail, Domino, GroupWise, Gmail, Symantec). Anchored, so
 # a customer's "Fwd: Undeliverable: ..." asking for help is not one.
@@ -155,6 +161,8 @@ def _machine_sender(mail: InboundEmail) -> str:
         return "From: " + mail.sender.partition("@")[0]
     if mail.header("return-path").strip() == "<>":
         return "null return path"
+    if _MACHINE_NAME.match(mail.from_display):
+        return f"From name: {mail.from_display}"
     if mail.from_ is None and not return_path:
         # "From: Mail Delivery System <>" or "Postmaster <>": no address at all.
         return "no From address"
