@@ -144,3 +144,31 @@ def test_staff_add_notes_and_customers_replies(
     seen = [m["body"] for m in customer_api.get(url).json()["results"]]
     assert "nota" not in seen and "Obrigada" in seen
     assert Message.objects.filter(ticket=ticket, kind="note").count() == 1
+
+
+def test_an_unverified_sign_up_opens_no_ticket_as_on_the_web(
+    customer_api: Client, customer: Any
+) -> None:
+    customer.email_verified = False
+    customer.save()
+    response = customer_api.post(
+        "/api/v1/tickets/", {"subject": "s", "body": "b"}, content_type="application/json"
+    )
+    assert response.status_code == 403
+    assert not Ticket.objects.filter(subject="s").exists()
+
+
+def test_staff_open_a_ticket_for_a_customer(agent_api: Client) -> None:
+    response = agent_api.post(
+        "/api/v1/tickets/",
+        {"subject": "Por telefone", "body": "Ligou às 9h.", "requester_email": "Novo@Cliente.com"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    ticket = Ticket.objects.get(reference=response.json()["reference"])
+    assert ticket.created_by.email == "novo@cliente.com"
+
+
+def test_the_users_list_is_for_staff(agent_api: Client, customer: Any, agent: Any) -> None:
+    emails = [u["email"] for u in agent_api.get("/api/v1/users/?role=staff").json()["results"]]
+    assert emails == [agent.email]
