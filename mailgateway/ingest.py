@@ -296,6 +296,14 @@ class Senders:
             return User.objects.filter(email=email).first()
         return self._users.get(email)
 
+    def include(self, email: str) -> None:
+        """Read one more sender's account into a batch's (a sender the
+        batch did not know: one a From-less mail borrowed)."""
+        if self._users is not None and email and email not in self._users:
+            user = User.objects.filter(email=email).first()
+            if user is not None:
+                self._users[email] = user
+
     def joined(self, user: Any) -> None:
         if self._users is not None:
             self._users[user.email] = user
@@ -355,9 +363,10 @@ def _pipeline(
         # Only a person's mail borrows a sender from Reply-To, Sender,
         # Return-Path or the envelope: a bounce's empty From was classified
         # above as it arrived, and no robot becomes a customer.
-        mail = with_fallback_sender(mail, row.envelope_from)
+        mail = with_fallback_sender(mail, row.envelope_from, refuse=_ours_exactly)
         prepared = dataclasses.replace(prepared, mail=mail)
         row.from_address = mail.sender[:254]
+        senders.include(mail.sender)
     if mail.from_header != "from":
         row.verdict["sender_header"] = mail.from_header
 
@@ -401,6 +410,10 @@ def _pipeline(
     if verdict.ticket is not None:
         return _reply(row, prepared, verdict, _requester(mail, sender_user, senders))
     return _create(row, prepared, verdict, _requester(mail, sender_user, senders))
+
+
+def _ours_exactly(address: str) -> bool:
+    return is_our_address(address, domains=False)
 
 
 def _envelope(row: InboundMessage) -> str | None:

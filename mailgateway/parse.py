@@ -34,7 +34,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message as StdMessage
@@ -489,17 +489,23 @@ def _fallbacks(
     return tuple(out)
 
 
-def with_fallback_sender(mail: InboundEmail, envelope_from: str = "") -> InboundEmail:
+def with_fallback_sender(
+    mail: InboundEmail, envelope_from: str = "", *, refuse: Callable[[str], bool] | None = None
+) -> InboundEmail:
     """mail with its From taken from the first usable stand-in (Reply-To,
     Sender, Return-Path, then the SMTP envelope sender), from_header saying
-    which; mail itself when it has a From or nothing stands in. Call it only
-    for mail classified as a person's: a bounce keeps its empty From."""
+    which; mail itself when it has a From or nothing stands in. refuse(email)
+    rules a stand-in out (our own addresses: a mail "from" support@ would
+    loop). Call it only for mail classified as a person's: a bounce keeps
+    its empty From."""
     if mail.from_ is not None:
         return mail
     candidates = list(mail.sender_fallbacks)
     envelope = _addresses([envelope_from[:320]]) if envelope_from.strip("<> ") else ()
     if envelope and not _DAEMON_RE.match(envelope[0].email):
         candidates.append(("envelope", Address(mail.from_display, envelope[0].email)))
+    if refuse is not None:
+        candidates = [c for c in candidates if not refuse(c[1].email)]
     if not candidates:
         return mail
     header, address = candidates[0]

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailgateway.ingest import ingest_raw_email
+from mailgateway.ingest import IngestResult, ingest_raw_email
 from mailgateway.models import InboundMessage
 from mailgateway.parse import parse_email, repair_header_block, with_fallback_sender
 from tests.mailgateway.conftest import FIXTURES, fixture_bytes
@@ -302,3 +302,37 @@ def test_mended_headers_keep_sender_and_subject(
     assert mail.sender == f"{local}@customer.example"
     assert mail.subject == " ".join(words)
     assert mail.text.strip() == "body"
+
+
+@pytest.mark.django_db
+def test_our_own_address_never_stands_in_for_a_missing_from() -> None:
+    # A From-less mail whose Reply-To is the support address would make us
+    # our own customer (and answer ourselves): the next stand-in is taken.
+    raw = _raw("no_from_reply_to").replace(
+        b"Reply-To: Ana Lima <ana@customer.example>",
+        b"Reply-To: support@example.com\r\nSender: ana@customer.example",
+    )
+    result = ingest_raw_email(raw, door="pipe")
+    assert Ticket.objects.get(reference=result.reference).created_by.email == "ana@customer.example"
+    assert InboundMessage.objects.get(pk=result.inbound_id).verdict["sender_header"] == "sender"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_borrowed_sender_is_known_for_who_they_are(batched: bool) -> None:
+    # An agent's address borrowed from Reply-To is an agent's, on the batch
+    # path too: held as unverified staff mail, as a From of theirs would be.
+    from helpdesk.models import User
+    from helpdesk.roles import Role
+    from mailgateway.batch import ingest_raw_emails
+
+    User.objects.create(email="ana@customer.example", full_name="Ana Lima", role=Role.AGENT)
+    raw = _raw("no_from_reply_to")
+    if batched:
+        (result,) = ingest_raw_emails([raw], door="pipe")
+    else:
+        result = ingest_raw_email(raw, door="pipe")
+    assert isinstance(result, IngestResult) and result.outcome == "quarantined"
+    row = InboundMessage.objects.get(pk=result.inbound_id)
+    assert row.verdict["held"] == "unverified_staff"
+    assert row.verdict["sender_header"] == "reply-to"
