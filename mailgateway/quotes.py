@@ -90,15 +90,20 @@ _SENT_LABELS = (
     r"wysłano|wysłane|data wysłania|odesláno|gönderildi|tarih|lähetetty|elküldve|"
     r"送信日時|发送时间|寄件日期|日期|보낸\s*날짜|ngày gửi|đã gửi"
 )
-_OTHER_LABELS = (
-    r"to|para|an|à|til|till|кому|komu|a|aan|do|kime|vastaanottaja|címzett|宛先|收件人|받는\s*사람|"
-    r"subject|assunto|asunto|betreff|objet|emne|ämne|тема|oggetto|onderwerp|temat|předmět|"
-    r"konu|aihe|tárgy|件名|主题|主旨|제목|chủ đề|cc"
+_TO_LABELS = (
+    r"to|para|an|à|til|till|кому|komu|a|aan|do|kime|vastaanottaja|címzett|"
+    r"宛先|收件人|받는\s*사람|cc"
 )
+_SUBJECT_LABELS = (
+    r"subject|assunto|asunto|betreff|objet|emne|ämne|тема|oggetto|onderwerp|temat|předmět|"
+    r"konu|aihe|tárgy|件名|主题|主旨|제목|chủ đề"
+)
+_OTHER_LABELS = f"{_TO_LABELS}|{_SUBJECT_LABELS}"
 _HEADER_LINE = r"^\s*\*?({labels})\s*[:：]\*?(\s+\S|\s*$)"
 _OUTLOOK_FROM = re.compile(_HEADER_LINE.format(labels=_FROM_LABELS), re.IGNORECASE)
 _OUTLOOK_SENT = re.compile(_HEADER_LINE.format(labels=_SENT_LABELS), re.IGNORECASE)
 _OUTLOOK_OTHER = re.compile(_HEADER_LINE.format(labels=_OTHER_LABELS), re.IGNORECASE)
+_OUTLOOK_SUBJECT = re.compile(_HEADER_LINE.format(labels=_SUBJECT_LABELS), re.IGNORECASE)
 _UNDERSCORES = re.compile(r"^\s*(_{10,}|-{10,}|={10,})\s*$")
 _SIGNATURE = re.compile(r"^-- ?$")
 _MOBILE = re.compile(
@@ -126,21 +131,30 @@ class Split:
 
 def _header_block(lines: list[str], i: int) -> bool:
     """lines[i] starts an Outlook-style header block: within the next lines
-    there is a From label and a Sent/Date label (in any order)."""
+    a From label and a Sent/Date label (in any order), and a Subject label or
+    an address after From. The last condition keeps a form a customer typed
+    ("De: São Paulo / Para: Rio / Data: 10/01") in the new text."""
     window = [line for line in lines[i : i + 12] if line.strip()][:8]
     if not window:
         return False
     first = window[0]
     if not (_OUTLOOK_FROM.match(first) or _OUTLOOK_SENT.match(first)):
         return False
-    has_from = any(_OUTLOOK_FROM.match(line) for line in window)
-    has_sent = any(_OUTLOOK_SENT.match(line) for line in window)
+    froms = [k for k, line in enumerate(window) if _OUTLOOK_FROM.match(line)]
+    if not froms or not any(_OUTLOOK_SENT.match(line) for line in window):
+        return False
     labels = sum(
         1
         for line in window
         if _OUTLOOK_FROM.match(line) or _OUTLOOK_SENT.match(line) or _OUTLOOK_OTHER.match(line)
     )
-    return has_from and has_sent and (labels >= 3 or len(window) <= 4)
+    if not (labels >= 3 or len(window) <= 4):
+        return False
+    k = froms[0]
+    value = window[k].split(":", 1)[-1].split("：", 1)[-1].strip(" *")
+    if not value and k + 1 < len(window):
+        value = window[k + 1]
+    return "@" in value or any(_OUTLOOK_SUBJECT.match(line) for line in window)
 
 
 def _is_attribution(lines: list[str], i: int) -> int:
