@@ -34,6 +34,7 @@ from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.models import InboundMessage
 from mailgateway.parse import InboundEmail, content_digest, raw_message_id, with_fallback_sender
 from mailgateway.prepare import Prepared, prepare
+from mailgateway.quotes import cut_at_sent
 from mailgateway.staff import StaffCommands, apply_commands, expand_canned, parse_commands
 from mailgateway.threads import Verdict, find_thread
 from tickets import access, events, services
@@ -548,6 +549,13 @@ def _reply_held(
     assert ticket is not None
     mail = prepared.mail
     new_text, quoted = prepared.new_text, prepared.quoted
+    if not prepared.quote_rule and new_text:
+        # No marker found: the text may still repeat what we sent on this ticket.
+        sent = ticket.messages.filter(kind=Message.Kind.REPLY).order_by("-id")
+        cut = cut_at_sent(new_text, sent.values_list("body", flat=True)[:10])
+        if cut is not None:
+            new_text, quoted = cut.new, cut.quoted
+            row.verdict["quotes"] = cut.rule
     commands = StaffCommands()
     canned_missing = ""
     if verdict.staff:

@@ -25,6 +25,7 @@ both halves are stored, and split_reply() says which rule cut.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Verbs of "X wrote:" attributions. Gmail puts the name before the verb in
@@ -297,3 +298,40 @@ def split_quoted(text: str, subject: str = "") -> tuple[str, str]:
     """(new_text, quoted_text) of a reply's plain text."""
     split = split_reply(text, subject)
     return split.new, split.quoted
+
+
+# A line of ours must be this long to count: "Olá," or "Obrigado" are no proof.
+_SENT_LINE_MIN = 20
+
+
+def _plain(line: str) -> str:
+    return " ".join(line.lstrip(" >").split()).lower()
+
+
+def cut_at_sent(text: str, sent: Iterable[str]) -> Split | None:
+    """Where text starts repeating one of the bodies we sent: that is quoted
+    history by definition, whatever its attribution looks like (a webmail
+    with no "wrote:" line, a client that drops the ">"). None when no line
+    we sent appears below some new text."""
+    firsts = set()
+    for body in sent:
+        for line in body.split("\n"):
+            plain = _plain(line)
+            if len(plain) >= _SENT_LINE_MIN:
+                firsts.add(plain)
+                break
+    if not firsts:
+        return None
+    lines = text.split("\n")
+    for j, line in enumerate(lines):
+        if j == 0 or _plain(line) not in firsts:
+            continue
+        start = j
+        above = next((k for k in range(j - 1, -1, -1) if lines[k].strip()), None)
+        if above is not None and lines[above].rstrip().endswith((":", "：")):
+            # An attribution we did not recognise still belongs to the history.
+            start = above
+        new = "\n".join(lines[:start]).strip()
+        if new:
+            return Split(new, "\n".join(lines[start:]).strip(), "matches what we sent")
+    return None

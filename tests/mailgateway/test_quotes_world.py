@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import pytest
 
+from helpdesk.models import User
+from mailgateway.ingest import ingest_raw_email
+from mailgateway.models import InboundMessage
 from mailgateway.prepare import prepare
-from tests.mailgateway.conftest import FIXTURES
+from mailgateway.quotes import cut_at_sent
+from tests.mailgateway.conftest import FIXTURES, make_mail
+from tests.mailgateway.test_fixtures import OUR_ID, open_ticket
+from tickets import services
 
 QUOTES = FIXTURES / "real" / "quotes"
 ALL = sorted(p.stem for p in QUOTES.glob("*.eml"))
@@ -33,3 +39,39 @@ def test_it_keeps_only_the_new_text(name: str) -> None:
 def test_a_forward_shows_the_original_sender(name: str) -> None:
     prepared = prepare((QUOTES / f"{name}.eml").read_bytes())
     assert "carla@cliente.com.br" in prepared.new_text
+
+
+SENT = "Por favor, reinicie o roteador e nos diga se resolveu.\n\nAtt,\nSuporte"
+
+
+def test_text_that_repeats_what_we_sent_is_history() -> None:
+    text = f"Resolveu, obrigada!\n\nSuporte escreveu em 01/12:\n{SENT}"
+    cut = cut_at_sent(text, [SENT])
+    assert cut is not None
+    assert (cut.new, cut.rule) == ("Resolveu, obrigada!", "matches what we sent")
+    assert cut.quoted.startswith("Suporte escreveu em 01/12:")
+
+
+def test_a_short_or_unrepeated_line_of_ours_cuts_nothing() -> None:
+    assert cut_at_sent("Olá,\nObrigado", ["Olá,\nObrigado"]) is None
+    assert cut_at_sent("Resolveu.", [SENT]) is None
+    assert cut_at_sent(SENT, [SENT]) is None  # nothing new above it
+
+
+@pytest.mark.django_db
+def test_a_reply_quoting_our_text_without_a_marker_keeps_only_the_new_text() -> None:
+    ticket = open_ticket("carla@cliente.com.br")
+    agent = User.objects.create_user(email="ana@example.com", password="x", role="agent")
+    services.ticket_reply_add(ticket=ticket, author=agent, body=SENT)
+    raw = make_mail(
+        subject="Re: [HD-2026-0001] Chamado",
+        body=f"Resolveu, obrigada!\n\n{SENT}\n",
+        headers={"In-Reply-To": OUR_ID},
+    )
+    result = ingest_raw_email(raw, door="pipe")
+    assert result.outcome == "replied"
+    reply = ticket.messages.order_by("id").last()
+    assert reply is not None and reply.body == "Resolveu, obrigada!"
+    assert InboundMessage.objects.get(pk=result.inbound_id).verdict["quotes"] == (
+        "matches what we sent"
+    )
