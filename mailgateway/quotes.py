@@ -77,6 +77,9 @@ _FORWARD = re.compile(
     r"anfang der weitergeleiteten nachricht:)\s*$",
     re.IGNORECASE,
 )
+_REPLY_SUBJECT = re.compile(
+    r"^\s*(re|res|aw|sv|vs|odp|ynt|antw|rif|r|回复|答复|回覆)\s*[:：]", re.IGNORECASE
+)
 _FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|enc|tr|wg|rv|i|vs|doorst|fw)\s*:", re.IGNORECASE)
 
 # Outlook header blocks, in the languages Outlook speaks. The value may follow
@@ -277,6 +280,10 @@ def split_reply(text: str, subject: str = "") -> Split:
         after = _after_quote(lines, start, kind)
         if after is not None and after[0] == "whole":
             return Split(text.strip(), "", "interleaved")
+        if after is not None and kind == "quote" and not _REPLY_SUBJECT.match(subject):
+            # "> " lines in a new mail (a pasted log, a prompt) with no
+            # attribution and no "Re:": nothing says they are history.
+            return Split(text.strip(), "", "")
         if after is not None:
             tail_at = after[1]
             tail = split_reply("\n".join(lines[tail_at:]))
