@@ -2,15 +2,26 @@
 
 mail-parser (compat32 underneath) measured faster than the standard library's
 policy.default on the benchmark corpus (536 vs 370 mails/s), so it does the
-MIME walk and the body decoding. Two things are done here with the standard
+MIME walk and the body decoding. Some things are done here with the standard
 library instead, because mail-parser gets them wrong for our purpose:
 
-* headers are decoded by _decode_header (RFC 2047 words in any charset, raw
-  8-bit bytes read as UTF-8 or else Windows-1252, never an exception);
+* charsets are read as browsers and mail clients read them (decode_bytes:
+  WHATWG labels, gb2312 as GB18030, ISO-2022-JP with the NEC/IBM rows), and
+  undeclared 8-bit bytes as UTF-8, then in the charset the mail's body
+  declares, then guessed, then Windows-1252; never an exception;
+* headers and attached file names are decoded by _decode_header with that
+  chain (RFC 2047 words in any charset, raw 8-bit bytes);
 * a text part whose charset mail-parser could not apply (unknown or lying
-  declaration) is decoded again with the same fallback chain, because
-  mail-parser's last resort is UTF-8 with replacement characters, which
-  turns every accented Latin-1 letter into U+FFFD.
+  declaration) or would read narrower than mail clients do is decoded again
+  with that chain, because mail-parser's last resort is UTF-8 with
+  replacement characters, which turns every accented letter into U+FFFD;
+* a header block the parser would end too early (a stray first line, a fold
+  that lost its indentation) is mended first (repair_header_block), and a
+  mail with no usable From lists the headers that may stand in for it
+  (with_fallback_sender chooses, for a person's mail only).
+
+Only mail that needs one of these pays for it: ordinary UTF-8 and Latin-1
+mail with a well-formed header block takes mail-parser's result as it is.
 
 Large base64 attachments are the exception to "mail-parser parses": their
 bodies are cut out and decoded from the raw bytes first (lift_base64_bodies),
