@@ -34,7 +34,7 @@ from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.models import InboundMessage
 from mailgateway.parse import InboundEmail, content_digest, raw_message_id, with_fallback_sender
 from mailgateway.prepare import Prepared, prepare
-from mailgateway.quotes import cut_at_sent
+from mailgateway.quotes import cut_at_sent, forwarded_sender
 from mailgateway.staff import StaffCommands, apply_commands, expand_canned, parse_commands
 from mailgateway.threads import Verdict, find_thread
 from tickets import access, events, services
@@ -410,7 +410,25 @@ def _pipeline(
 
     if verdict.ticket is not None:
         return _reply(row, prepared, verdict, _requester(mail, sender_user, senders))
+    forwarded_for = _forwarded_for(prepared, verdict)
+    if forwarded_for is not None:
+        row.verdict["forwarded_for"] = forwarded_for.email
+        return _create(row, prepared, verdict, forwarded_for)
     return _create(row, prepared, verdict, _requester(mail, sender_user, senders))
+
+
+def _forwarded_for(prepared: Prepared, verdict: Verdict) -> Any:
+    """The customer a verified agent's forward is about: their forwarded mail
+    is the request, so the ticket is theirs (None when it is not such a mail)."""
+    if not verdict.verified_staff or prepared.quote_rule != "forward kept":
+        return None
+    original = forwarded_sender(prepared.text)
+    if original is None or is_our_address(original[1]) or not _sender_allowed(original[1]):
+        return None
+    existing = User.objects.filter(email=original[1]).first()
+    if existing is not None:
+        return None if access.is_staff(existing) else existing
+    return customer_get_or_create(email=original[1], full_name=original[0])
 
 
 def _ours_exactly(address: str) -> bool:

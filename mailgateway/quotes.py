@@ -342,3 +342,27 @@ def cut_at_sent(text: str, sent: Iterable[str]) -> Split | None:
         if new:
             return Split(new, "\n".join(lines[start:]).strip(), "matches what we sent")
     return None
+
+
+_ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def forwarded_sender(text: str) -> tuple[str, str] | None:
+    """(name, address) of the sender of the mail forwarded in text: the first
+    From label with an address after the forward marker or header block."""
+    lines = text.split("\n")
+    found = _quote_start(lines)
+    if found is None or found[1] not in {"forward", "outlook"}:
+        return None
+    for i in range(found[0], min(len(lines), found[0] + 12)):
+        if not _OUTLOOK_FROM.match(lines[i]):
+            continue
+        value = re.split(r"[:：]", lines[i], maxsplit=1)[-1].strip(" *\t")
+        if not value and i + 1 < len(lines):
+            value = lines[i + 1].strip()
+        match = _ADDRESS.search(value)
+        if match is None:
+            return None
+        name = value[: match.start()].strip(" <[\"'\t").removesuffix("mailto:").strip(" <[\"'")
+        return name[:150], match.group(0).lower()
+    return None

@@ -6,6 +6,8 @@ text the ticket must show (the rest is folded away as quoted history)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from helpdesk.models import User
@@ -16,6 +18,7 @@ from mailgateway.quotes import cut_at_sent
 from tests.mailgateway.conftest import FIXTURES, make_mail
 from tests.mailgateway.test_fixtures import OUR_ID, open_ticket
 from tickets import services
+from tickets.models import Ticket
 
 QUOTES = FIXTURES / "real" / "quotes"
 ALL = sorted(p.stem for p in QUOTES.glob("*.eml"))
@@ -75,3 +78,40 @@ def test_a_reply_quoting_our_text_without_a_marker_keeps_only_the_new_text() -> 
     assert InboundMessage.objects.get(pk=result.inbound_id).verdict["quotes"] == (
         "matches what we sent"
     )
+
+
+FORWARD = (
+    "FYI\n\n---------- Forwarded message ---------\nFrom: Carla Dias <carla@cliente.com.br>\n"
+    "Date: Mon, Jan 2, 2023 at 8:10 AM\nSubject: Portal\nTo: Ana <ana@support.example>\n\n"
+    "Não consigo acessar o portal.\n"
+)
+
+
+@pytest.mark.django_db
+def test_a_verified_agents_forward_opens_the_ticket_for_the_original_sender(
+    agent: Any, settings: Any
+) -> None:
+    settings.HELPDESK_AUTHSERV_ID = "mx.example.com"
+    raw = make_mail(
+        sender=agent.email,
+        subject="Fwd: Portal",
+        body=FORWARD,
+        headers={
+            "Authentication-Results": "mx.example.com; dmarc=pass header.from=support.example"
+        },
+    )
+    result = ingest_raw_email(raw, door="pipe")
+    assert result.outcome == "created"
+    ticket = Ticket.objects.get(reference=result.reference)
+    assert ticket.created_by.email == "carla@cliente.com.br"
+    assert "carla@cliente.com.br" in ticket.messages.get().body
+    assert InboundMessage.objects.get(pk=result.inbound_id).verdict["forwarded_for"] == (
+        "carla@cliente.com.br"
+    )
+
+
+@pytest.mark.django_db
+def test_a_customers_forward_stays_the_customers() -> None:
+    raw = make_mail(sender="Rui <rui@outro.com.br>", subject="Fwd: Portal", body=FORWARD)
+    result = ingest_raw_email(raw, door="pipe")
+    assert Ticket.objects.get(reference=result.reference).created_by.email == "rui@outro.com.br"
