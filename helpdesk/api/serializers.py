@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from helpdesk.models import User
 from helpdesk.roles import STAFF_ROLES
-from tickets.models import Category, Message, Team, Ticket
+from tickets.models import Attachment, Category, Message, Team, Ticket
 from tickets.states import Priority, Status
 
 MAX_BODY = 100_000
@@ -114,6 +114,15 @@ class TicketUpdateSerializer(serializers.Serializer[Any]):
     )
 
 
+class AttachmentSerializer(serializers.ModelSerializer[Attachment]):
+    filename = serializers.CharField(source="original_name", read_only=True)
+
+    class Meta:
+        model = Attachment
+        fields = ("id", "filename", "content_type", "size")
+        read_only_fields = fields
+
+
 class MessageSerializer(serializers.ModelSerializer[Message]):
     """A thread entry as the reader may see it: html and quoted come from
     selectors.messages_visible (shown_html, shown_quoted), never from the
@@ -123,6 +132,9 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
     author = PersonSerializer(read_only=True, allow_null=True)
     html = serializers.CharField(source="shown_html", read_only=True)
     quoted = serializers.CharField(source="shown_quoted", read_only=True)
+    # Prefetched by selectors.ticket_thread; the files themselves are at
+    # /attachments/<id>/ in the panel.
+    attachments = AttachmentSerializer(source="attachment_list", many=True, read_only=True)
 
     class Meta:
         model = Message
@@ -135,6 +147,7 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
             "body",
             "html",
             "quoted",
+            "attachments",
             "created_at",
         )
         read_only_fields = fields

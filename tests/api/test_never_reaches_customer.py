@@ -43,3 +43,4 @@ def test_no_endpoint_gives_a_customer_internal_content(seeded: Ticket, customer:
 def test_staff_do_get_them(seeded: Ticket, agent: Any) -> None:  # noqa: F811
     text = token_client(agent).get(f"/api/v1/tickets/{seeded.reference}/messages/").content
     assert LEAKS[0].encode() in text
+    assert LEAKS[1].encode() in text  # the note's file, listed for staff
