@@ -1,6 +1,6 @@
 """Errors as JSON, in the user's language: {"field": ["message", ...]} for
 invalid input, {"detail": "message"} otherwise, with the HTTP status that
-means it (401, 403, 404, 409, 412, 429)."""
+means it (401, 403, 404, 409, 412, 422, 429)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ class PreconditionFailed(exceptions.APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_detail = _("The ticket changed since you read it: read it again, then retry.")
     default_code = "precondition_failed"
+
+
+class KeyReused(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = _("This Idempotency-Key was already used for a different request.")
+    default_code = "idempotency_key_reused"
 
 
 def _label(value: str) -> str:

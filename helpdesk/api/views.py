@@ -28,7 +28,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from helpdesk.accounts import customer_get_or_create
-from helpdesk.api.errors import Conflict, PreconditionFailed
+from helpdesk.api.errors import Conflict, KeyReused, PreconditionFailed
 from helpdesk.api.models import IdempotencyKey
 from helpdesk.api.serializers import (
     CategorySerializer,
@@ -196,10 +196,13 @@ class TicketList(UserLanguageMixin, generics.ListCreateAPIView[Ticket]):
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         key = request.headers.get("Idempotency-Key", "").strip()[:IDEMPOTENCY_KEY_MAX]
+        fingerprint = hashlib.sha256(
+            json.dumps(request.data, sort_keys=True, default=str).encode()
+        ).hexdigest()
         if key:
             earlier = IdempotencyKey.objects.filter(user=user, key=key).first()
             if earlier is not None:
-                return self._created(earlier.ticket, replayed=True)
+                return self._replay(earlier, fingerprint)
         requester = user
         if staff and data.get("requester_email"):
             requester = customer_get_or_create(
@@ -217,15 +220,22 @@ class TicketList(UserLanguageMixin, generics.ListCreateAPIView[Ticket]):
                     source=Source.WEB,
                 )
                 if key:
-                    IdempotencyKey.objects.create(user=user, key=key, ticket=ticket)
+                    IdempotencyKey.objects.create(
+                        user=user, key=key, ticket=ticket, fingerprint=fingerprint
+                    )
         except IntegrityError:
             # The same key raced in from another request, which committed
             # first: this ticket was rolled back, that one is the answer.
             earlier = IdempotencyKey.objects.filter(user=user, key=key).first() if key else None
             if earlier is None:
                 raise
-            return self._created(earlier.ticket, replayed=True)
+            return self._replay(earlier, fingerprint)
         return self._created(ticket, replayed=False)
+
+    def _replay(self, earlier: IdempotencyKey, fingerprint: str) -> Response:
+        if earlier.fingerprint and earlier.fingerprint != fingerprint:
+            raise KeyReused
+        return self._created(earlier.ticket, replayed=True)
 
     def _created(self, ticket: Ticket, *, replayed: bool) -> Response:
         ticket = selectors.ticket_get(user=self.request.user, reference=ticket.reference)

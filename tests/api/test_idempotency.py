@@ -40,3 +40,16 @@ def test_without_a_key_each_post_is_a_ticket(customer_api: Client) -> None:
     for _ in range(2):
         customer_api.post("/api/v1/tickets/", NEW, content_type="application/json")
     assert Ticket.objects.filter(subject=NEW["subject"]).count() == 2
+
+
+def test_the_same_key_with_another_body_is_refused(customer_api: Client) -> None:
+    create(customer_api, "k-1")
+    other = customer_api.post(
+        "/api/v1/tickets/",
+        {**NEW, "subject": "Outra coisa"},
+        content_type="application/json",
+        headers={"idempotency-key": "k-1"},
+    )
+    assert other.status_code == 422
+    assert other.json()["detail"]
+    assert Ticket.objects.count() == 1
