@@ -51,6 +51,12 @@ _DATEISH = re.compile(
 # Attributions with no verb: Gmail in Japanese, Russian and others writes
 # "<date> <name> <address>:" only.
 _ADDRESS_COLON = re.compile(r"<[^<>\s]+@[^<>\s]+>\s*[:：]\s*$")
+# The classic shape needs no date: "On Monday, Support wrote:", "Em 3/11 Ana escreveu:".
+_CLASSIC_ATTRIBUTION = re.compile(
+    r"^\s*(on|em|el|le|am|op)\b.{0,400}?\b(wrote|escreveu|escribió|a\s+écrit|schrieb|schreef)"
+    r"\s*:\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
 _ENDS_ATTRIBUTION = re.compile(r"[:：]\s*$|(wrote|escreveu)\s*$", re.IGNORECASE)
 
 _SEPARATOR = re.compile(
@@ -172,9 +178,10 @@ def _is_attribution(lines: list[str], i: int) -> int:
             break
         if not _ENDS_ATTRIBUTION.search(candidate):
             continue
-        if not _DATEISH.search(candidate):
+        classic = _CLASSIC_ATTRIBUTION.match(candidate)
+        if not classic and not _DATEISH.search(candidate):
             continue
-        if _ATTRIBUTION_VERB.search(candidate) or _ADDRESS_COLON.search(candidate):
+        if classic or _ATTRIBUTION_VERB.search(candidate) or _ADDRESS_COLON.search(candidate):
             # "Thanks!" above a wrapped attribution is not part of it.
             if width > 1 and not _DATEISH.search(lines[i]) and _is_attribution(lines, i + 1):
                 return 0

@@ -14,7 +14,7 @@ from helpdesk.models import User
 from mailgateway.ingest import ingest_raw_email
 from mailgateway.models import InboundMessage
 from mailgateway.prepare import prepare
-from mailgateway.quotes import cut_at_sent
+from mailgateway.quotes import cut_at_sent, split_quoted
 from tests.mailgateway.conftest import FIXTURES, make_mail
 from tests.mailgateway.test_fixtures import OUR_ID, open_ticket
 from tickets import services
@@ -115,3 +115,14 @@ def test_a_customers_forward_stays_the_customers() -> None:
     raw = make_mail(sender="Rui <rui@outro.com.br>", subject="Fwd: Portal", body=FORWARD)
     result = ingest_raw_email(raw, door="pipe")
     assert Ticket.objects.get(reference=result.reference).created_by.email == "rui@outro.com.br"
+
+
+@pytest.mark.parametrize(
+    ("text", "new"),
+    [
+        ("Please restart it.\n\nOn Monday, Support wrote:\n> x", "Please restart it."),
+        ("Em anexo o arquivo\nEm seg., Ana escreveu:\n> x", "Em anexo o arquivo"),
+    ],
+)
+def test_a_classic_attribution_needs_no_date(text: str, new: str) -> None:
+    assert split_quoted(text)[0] == new
