@@ -6,12 +6,15 @@ test gets a fresh context (cookies) from pytest-playwright.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.signals import request_finished, request_started
 from playwright.sync_api import ConsoleMessage, Dialog, Page, Request
 
 from tests.conftest import PASSWORD
@@ -57,6 +60,47 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 @pytest.fixture
 def server(live_server: Any) -> str:
     return str(live_server.url)
+
+
+class _InFlight:
+    """Requests the live server is handling now (Django's request signals)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def started(self, **_kwargs: Any) -> None:
+        with self.lock:
+            self.count += 1
+
+    def finished(self, **_kwargs: Any) -> None:
+        with self.lock:
+            self.count -= 1
+
+    def wait_idle(self, *, quiet: float = 0.3, limit: float = 10.0) -> None:
+        """Until no request has run for `quiet` seconds (bounded by `limit`)."""
+        deadline = time.monotonic() + limit
+        idle_since = time.monotonic()
+        while time.monotonic() < deadline:
+            if self.count > 0:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= quiet:
+                return
+            time.sleep(0.02)
+
+
+_in_flight = _InFlight()
+request_started.connect(_in_flight.started, dispatch_uid="browser-tests-in-flight")
+request_finished.connect(_in_flight.finished, dispatch_uid="browser-tests-in-flight")
+
+
+@pytest.fixture(autouse=True)
+def _live_server_settles() -> Iterator[None]:
+    """After the test's page is closed, let the live server finish what the page
+    last asked (a poll, a presence beat) before the database is flushed: a
+    request still in its transaction deadlocks PostgreSQL's TRUNCATE."""
+    yield
+    _in_flight.wait_idle()
 
 
 @dataclass
