@@ -29,9 +29,16 @@ OTHER_TICKETS = 10
 LIVE_SECONDS = 15  # how often an open ticket page asks whether it changed
 
 
-def live_version(ticket: Ticket) -> str:
-    """Changes whenever the ticket or its thread does (every write stamps updated_at)."""
-    return ticket.updated_at.strftime("%Y%m%d%H%M%S%f")
+def live_version(ticket: Ticket, user: Any) -> str:
+    """Changes whenever what user sees of the ticket does. For staff every
+    write stamps updated_at; a customer's version is made of what they see
+    (status, priority, their visible thread), so an internal note or a staff
+    edit does not even make their page refresh."""
+    if is_staff_member(user):
+        return ticket.updated_at.strftime("%Y%m%d%H%M%S%f")
+    thread = ticket.messages.all()
+    latest = selectors.messages_visible(thread, user).order_by("-id").values_list("id", flat=True)
+    return f"{ticket.status}.{ticket.priority}.{latest.first() or 0}"
 
 
 def _ticket_or_404(request: HttpRequest, reference: str) -> Ticket:
@@ -58,7 +65,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         "reply_form": ReplyForm(user=request.user, ticket=ticket),
         # A merged ticket lives on in the one it was merged into.
         "can_reply": (staff or ticket.status != Status.CLOSED) and ticket.merged_into_id is None,
-        "live_version": live_version(ticket),
+        "live_version": live_version(ticket, request.user),
         "live_seconds": LIVE_SECONDS,
         # The newest entry the writer has seen: a reply sent after a newer
         # customer message arrived is stopped once, to be read first.
@@ -95,7 +102,7 @@ def ticket_live(request: HttpRequest, reference: str) -> HttpResponse:
     fresh badges and poller with HX-Trigger: ticketRefresh (the thread and
     the properties reload themselves)."""
     ticket = _ticket_or_404(request, reference)
-    version = live_version(ticket)
+    version = live_version(ticket, request.user)
     if request.GET.get("v") == version:
         return HttpResponse(status=204)
     context = {"ticket": ticket, "live_version": version, "live_seconds": LIVE_SECONDS, "oob": True}
@@ -305,7 +312,7 @@ def _properties_response(
             "error": error,
             "changed": changed,
             # The badges and the poller follow the edit (out of band).
-            "live_version": live_version(ticket),
+            "live_version": live_version(ticket, request.user),
             "live_seconds": LIVE_SECONDS,
         },
     )

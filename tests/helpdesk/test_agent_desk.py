@@ -329,3 +329,16 @@ def test_the_reply_boxs_status_offers_only_the_allowed_moves(ticket: Ticket, age
         "in_progress",
         "closed",
     ]
+
+
+def test_a_customers_page_is_not_refreshed_by_staff_only_changes(
+    ticket: Ticket, agent: Any, customer: Any
+) -> None:
+    client = english(customer)
+    url = live_url(client.get(ticket.get_absolute_url()).content.decode())
+    services.ticket_reply_add(ticket=ticket, author=agent, body="Nota só da equipe", internal=True)
+    services.ticket_assign(ticket=ticket, assignee=agent, actor=agent)
+    assert client.get(url).status_code == 204  # nothing they can see changed
+    services.ticket_reply_add(ticket=ticket, author=agent, body="Resposta pública")
+    refreshed = client.get(url)
+    assert refreshed.status_code == 200 and refreshed["HX-Trigger"] == "ticketRefresh"
