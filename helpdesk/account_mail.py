@@ -104,7 +104,14 @@ def build(payload: dict[str, Any], connection: Any = None) -> EmailMultiAlternat
     user = User.objects.filter(pk=payload["user_id"], is_active=True).first()
     if user is None or kind not in KINDS:
         raise MissingObject("the account no longer exists")  # skipped, not retried
-    context = _context(kind, user, payload)
+    return text_mail(kind, user, _context(kind, user, payload), connection)
+
+
+def text_mail(
+    kind: str, user: User, context: dict[str, Any], connection: Any = None
+) -> EmailMultiAlternatives:
+    """A plain-text mail to user from emails/<kind>-subject.txt and -body.txt,
+    rendered in their language (account mails, the report summary)."""
     with translation.override(user.language or settings.LANGUAGE_CODE):
         subject = render_to_string(f"emails/{kind}-subject.txt", context)
         body = render_to_string(f"emails/{kind}-body.txt", context)

@@ -19,14 +19,13 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
+from helpdesk.account_mail import text_mail
 from helpdesk.models import User
 from helpdesk.roles import Role
 from outbound.enqueue import outbox_add
-from outbound.headers import new_message_id
 from outbound.mails import MissingObject
 from outbound.models import OutboxItem
 from tickets import metrics
@@ -99,14 +98,4 @@ def build(payload: dict[str, Any], connection: Any = None) -> EmailMultiAlternat
         "last_day": last,
         "link": f"{settings.HELPDESK_BASE_URL}{reverse('reports')}?{query}",
     }
-    with translation.override(user.language or settings.LANGUAGE_CODE):
-        subject = render_to_string(f"emails/{KIND}-subject.txt", context)
-        body = render_to_string(f"emails/{KIND}-body.txt", context)
-    return EmailMultiAlternatives(
-        " ".join(subject.split()),
-        body,
-        settings.DEFAULT_FROM_EMAIL,
-        [user.email],
-        connection=connection,
-        headers={"Message-ID": new_message_id(), "Auto-Submitted": "auto-generated"},
-    )
+    return text_mail(KIND, user, context, connection)
