@@ -99,7 +99,7 @@ def stage(
     """Everything before the database, for one mail. Its directory entry is
     synced once for the whole batch (store.sync_dirs). In a worker
     (saves_files) the attachments are saved here too, so their bytes do not
-    travel to the writer; _write discards what no committed row names."""
+    travel to the writer; write() discards what no committed row names."""
     try:
         raw = _read(source)
         relative = store.write_raw(raw, root, sync_dir=False)
@@ -190,6 +190,18 @@ def _submit(chunk: Sequence[Source], envelope: dict[str, Any]) -> list[Pending]:
     return out
 
 
+def start_workers() -> bool:
+    """Fork the worker processes now, while this process runs one thread: a
+    long-running process that starts threads afterwards (the SMTP listener)
+    calls this first. False when there are none (one core, or too late)."""
+    pool = _workers()
+    if pool is None:
+        return False
+    # With fork, the first submit starts every worker, before the pool's own thread.
+    pool.submit(os.getpid).result()
+    return True
+
+
 def _drop_workers() -> None:
     global _pool
     if _pool is not None:
@@ -224,23 +236,20 @@ def ingest_stream(
     An outcome is an IngestResult, or the InboundRejected / InboundError that
     ingest_raw_email would have raised for that mail.
     """
-    if door not in InboundMessage.Door.values:
-        raise ValueError(f"unknown door {door!r}")
-    envelope = {
-        "door": door,
-        "envelope_from": envelope_from,
-        "envelope_rcpts": [str(r)[:320] for r in envelope_rcpts][:100],
-        "mailbox": mailbox,
-    }
+    envelope = make_envelope(
+        door=door, envelope_from=envelope_from, envelope_rcpts=envelope_rcpts, mailbox=mailbox
+    )
     queue: deque[tuple[list[Source], list[Pending]]] = deque()
     source = iter(raws)
     try:
         while chunk := list(itertools.islice(source, batch)):
             queue.append((chunk, _submit(chunk, envelope)))
             if len(queue) > AHEAD:
-                yield from _write(*queue.popleft(), envelope)
+                chunk, pending = queue.popleft()
+                yield from write(chunk, pending, [envelope] * len(chunk))
         while queue:
-            yield from _write(*queue.popleft(), envelope)
+            chunk, pending = queue.popleft()
+            yield from write(chunk, pending, [envelope] * len(chunk))
     finally:
         # A consumer that stopped early: remove the files nothing will record.
         for chunk, pending in queue:
@@ -249,6 +258,28 @@ def ingest_stream(
                 if isinstance(staged, Staged):
                     store.delete_raw(staged.raw_path)
             _discard_files(left)
+
+
+def make_envelope(
+    *, door: str, envelope_from: str = "", envelope_rcpts: Sequence[str] = (), mailbox: str = ""
+) -> dict[str, Any]:
+    """What a door knows about a mail besides its bytes, as stage() and
+    write() take it (the row's columns, clipped to fit)."""
+    if door not in InboundMessage.Door.values:
+        raise ValueError(f"unknown door {door!r}")
+    return {
+        "door": door,
+        "envelope_from": envelope_from,
+        "envelope_rcpts": [str(r)[:320] for r in envelope_rcpts][:100],
+        "mailbox": mailbox,
+    }
+
+
+def stage_now(raw: bytes, envelope: dict[str, Any]) -> Staged | InboundRejected:
+    """One mail staged (by a worker process when there are some) and waited
+    for: the SMTP listener's sessions stage their mails side by side, then
+    hand them to its one writer (mailgateway.smtp)."""
+    return _staged(_submit([raw], envelope)[0], raw, envelope)
 
 
 def ingest_raw_emails(
@@ -271,10 +302,15 @@ def ingest_raw_emails(
     return list(stream)
 
 
-def _write(
-    raws: list[Source], pending: list[Pending], envelope: dict[str, Any]
+def write(
+    raws: Sequence[Source], pending: Sequence[Pending], envelopes: Sequence[dict[str, Any]]
 ) -> list[IngestOutcome]:
-    staged = [_staged(item, raw, envelope) for raw, item in zip(raws, pending, strict=True)]
+    """Write one batch in one transaction (step 2 above); each mail has its
+    own envelope (the listener batches mails of different sessions). Returns
+    one outcome per mail, once committed."""
+    staged = [
+        _staged(item, raw, env) for raw, item, env in zip(raws, pending, envelopes, strict=True)
+    ]
     outcomes: list[IngestOutcome | None] = [
         s if isinstance(s, InboundRejected) else None for s in staged
     ]
@@ -313,8 +349,8 @@ def _write(
             log.info("inbound %s %s %s", row.pk, result.outcome, result.reference or "-")
             outcomes[i] = dataclasses.replace(result, inbound_id=row.pk)
     return [
-        outcome if outcome is not None else _one(raw, envelope)
-        for raw, outcome in zip(raws, outcomes, strict=True)
+        outcome if outcome is not None else _one(raw, env)
+        for raw, outcome, env in zip(raws, outcomes, envelopes, strict=True)
     ]
 
 

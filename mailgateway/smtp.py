@@ -7,21 +7,36 @@ limits; 250 only after the raw mail is committed; 451 4.3.0 for every
 internal error, never aiosmtpd's default "500 Error: (Class) msg", which
 bounces the mail and leaks internals; neutral ident; optional STARTTLS.
 
-The handler runs the (blocking, database) ingest in a small thread pool so
-the event loop keeps serving other sessions, and counts mails in flight so a
-SIGTERM can stop accepting and let them finish before exiting.
+Group commit. A session's mail is staged first: its raw bytes written and
+fsync'ed, its dedupe key computed, parsed and prepared (mailgateway.batch:
+by the batch path's worker processes when the listener has them, else in
+the handler's thread pool). Then ONE committer thread writes whatever the
+sessions have staged meanwhile in one transaction through the batch path's
+writer (batch.write: a savepoint and quarantine per mail, one commit), and
+only then answers each session: 250 after the commit that holds its mail.
+Twenty sessions cost one commit instead of forty, and the batch reads of
+senders, rates and subscribers are shared. batch.write itself sends a batch
+that rolled back through ingest_raw_email one mail at a time; a bug raising
+through it does the same here, so one bad mail costs nobody else their 250,
+and a mail that still fails gets 451 (the sender retries).
+
+The handler counts mails in flight so a SIGTERM can stop accepting and let
+them finish before exiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import queue
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -30,6 +45,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from mailgateway import batch
 from mailgateway.addresses import is_our_address
 from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.ingest import IngestResult, ingest_raw_email, max_message_bytes
@@ -39,8 +55,127 @@ log = logging.getLogger("mailgateway.smtp")
 MAX_RECIPIENTS = 100
 COMMAND_CALL_LIMIT = {"RCPT": MAX_RECIPIENTS, "NOOP": 5, "RSET": 10, "*": 20}
 TEMPFAIL = "451 4.3.0 Temporary local error, please try again later"
+# The committer waits this long for mails other sessions are still staging
+# (never when none is), and writes at most MAX_BATCH mails per transaction.
+COMMIT_WINDOW = 0.005
+MAX_BATCH = batch.BATCH
 
 IngestFn = Callable[..., IngestResult]
+
+
+@dataclass(frozen=True)
+class _Staged:
+    raw: bytes
+    envelope: dict[str, Any]
+    staged: batch.Staged | InboundRejected
+    reply: Future[str]  # the SMTP reply, set once the mail's fate is committed
+
+
+def _reply(outcome: batch.IngestOutcome) -> str:
+    if isinstance(outcome, InboundRejected):
+        log.info("mail rejected: %s", outcome)
+        return f"{outcome.smtp_code} {outcome}"
+    if isinstance(outcome, InboundError):
+        log.warning("mail deferred: %s", outcome)
+        return TEMPFAIL
+    return f"250 2.0.0 Ok: queued as {outcome.inbound_id} ({outcome.outcome})"
+
+
+class Committer:
+    """The listener's one writer: a thread that takes staged mails from a
+    queue and writes them in batches (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        ingest: IngestFn = ingest_raw_email,
+        keep_connections: bool = True,
+        window: float = COMMIT_WINDOW,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self.ingest = ingest
+        self.keep_connections = keep_connections
+        self.window = window
+        self.max_batch = max_batch
+        self.staging = 0  # mails being staged now: worth waiting for
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Staged | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="smtp-commit", daemon=True)
+        self._thread.start()
+
+    def expect(self) -> None:
+        with self._lock:
+            self.staging += 1
+
+    def put(self, mail: _Staged) -> None:
+        self._queue.put(mail)
+        with self._lock:
+            self.staging -= 1
+
+    def close(self) -> None:
+        """Write what is queued, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (first := self._queue.get()) is not None:
+            mails, stop = self._gather(first)
+            self._commit(mails)
+            if stop:
+                break
+        if not self.keep_connections:
+            connections.close_all()
+
+    def _gather(self, first: _Staged) -> tuple[list[_Staged], bool]:
+        """first and whatever else is staged by the end of the window."""
+        mails, deadline = [first], time.monotonic() + self.window
+        while len(mails) < self.max_batch:
+            try:
+                mail = self._queue.get_nowait()
+            except queue.Empty:
+                left = deadline - time.monotonic()
+                if self.staging <= 0 or left <= 0:
+                    break
+                try:
+                    mail = self._queue.get(timeout=left)
+                except queue.Empty:
+                    break
+            if mail is None:
+                return mails, True
+            mails.append(mail)
+        return mails, False
+
+    def _commit(self, mails: list[_Staged]) -> None:
+        close_old_connections()
+        try:
+            outcomes = batch.write(
+                [m.raw for m in mails], [m.staged for m in mails], [m.envelope for m in mails]
+            )
+            replies = [_reply(outcome) for outcome in outcomes]
+        except Exception:
+            # A bug raising through the batch (its files are gone, nothing
+            # committed): each mail on its own, so it fails only its sender.
+            log.exception("inbound batch of %d failed, writing its mails one by one", len(mails))
+            replies = [self._one(m) for m in mails]
+        finally:
+            if self.keep_connections:
+                close_old_connections()
+            else:
+                connections.close_all()
+        for mail, reply in zip(mails, replies, strict=True):
+            # A session that hung up meanwhile cancelled its reply; its mail
+            # is committed all the same (a retry is a duplicate).
+            with contextlib.suppress(InvalidStateError):
+                mail.reply.set_result(reply)
+
+    def _one(self, mail: _Staged) -> str:
+        try:
+            return _reply(self.ingest(mail.raw, **mail.envelope))
+        except (InboundRejected, InboundError) as exc:
+            return _reply(exc)
+        except Exception:
+            log.exception("unexpected error while storing a mail")
+            return TEMPFAIL
 
 
 class GatewayHandler:
@@ -51,11 +186,16 @@ class GatewayHandler:
         ingest: IngestFn = ingest_raw_email,
         workers: int = 4,
         keep_connections: bool = True,
+        window: float = COMMIT_WINDOW,
+        max_batch: int = MAX_BATCH,
     ) -> None:
         self.lmtp = lmtp
-        self.keep_connections = keep_connections
-        self.ingest = ingest
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
+        # Staging is fsync and, without worker processes, parsing: a few
+        # threads overlap one mail's disk wait with another's parse.
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stage")
+        self.committer = Committer(
+            ingest=ingest, keep_connections=keep_connections, window=window, max_batch=max_batch
+        )
         self.in_flight = 0
         self._lock = threading.Lock()
 
@@ -76,17 +216,21 @@ class GatewayHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
+        mail_envelope = batch.make_envelope(
+            door="lmtp" if self.lmtp else "smtp",
+            envelope_from=envelope.mail_from or "",
+            envelope_rcpts=list(envelope.rcpt_tos),
+        )
+        reply: Future[str] = Future()
         with self._lock:
             self.in_flight += 1
         try:
-            loop = asyncio.get_running_loop()
-            status = await loop.run_in_executor(
-                self.executor,
-                self._ingest,
-                raw,
-                envelope.mail_from or "",
-                list(envelope.rcpt_tos),
-            )
+            # Staging then queueing runs to its end even if the session hangs
+            # up (aiosmtpd cancels this coroutine): no file is left behind
+            # without a row.
+            self.committer.expect()
+            self.executor.submit(self._stage, raw, mail_envelope, reply)
+            status = await asyncio.wrap_future(reply)
         finally:
             with self._lock:
                 self.in_flight -= 1
@@ -95,37 +239,23 @@ class GatewayHandler:
             return "\r\n".join([status] * max(1, len(envelope.rcpt_tos)))
         return status
 
-    def _ingest(self, raw: bytes, mail_from: str, rcpts: list[str]) -> str:
-        close_old_connections()
+    def _stage(self, raw: bytes, envelope: dict[str, Any], reply: Future[str]) -> None:
+        staged: batch.Staged | InboundRejected
         try:
-            result = self.ingest(
-                raw,
-                door="lmtp" if self.lmtp else "smtp",
-                envelope_from=mail_from,
-                envelope_rcpts=rcpts,
-            )
-        except InboundRejected as exc:
-            log.info("mail rejected: %s", exc)
-            return f"{exc.smtp_code} {exc}"
-        except InboundError as exc:
-            log.warning("mail deferred: %s", exc)
-            return TEMPFAIL
+            staged = batch.stage_now(raw, envelope)
         except Exception:
-            log.exception("unexpected error while storing a mail")
-            return TEMPFAIL
-        finally:
-            if self.keep_connections:
-                close_old_connections()
-            else:
-                connections.close_all()
-        return f"250 2.0.0 Ok: queued as {result.inbound_id} ({result.outcome})"
+            log.exception("unexpected error while staging a mail")
+            staged = batch.Staged("", "", {}, None)  # the writer takes the per-mail path
+        self.committer.put(_Staged(raw, envelope, staged, reply))
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("SMTP session error: %s", type(error).__name__, exc_info=error)
         return TEMPFAIL
 
     def shutdown(self) -> None:
+        # Staging first: every staged mail is queued before the committer's last batch.
         self.executor.shutdown(wait=True)
+        self.committer.close()
 
 
 class _Hardened(SMTP):
@@ -186,6 +316,10 @@ def serve(
     """Run until stop is set, then stop accepting and let mails in flight finish."""
     # aiosmtpd logs every command with its arguments (addresses) at INFO.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # Before the first thread starts: forking a threaded process could copy
+    # a lock another thread holds. Without workers, sessions stage in threads.
+    if batch.start_workers():
+        log.info("staging mails in worker processes")
     controller = make_controller(host=host, port=port, lmtp=lmtp)
     controller.start()
     handler: GatewayHandler = controller.handler

@@ -32,6 +32,17 @@ def _raw_dir(settings: Any, tmp_path: Path) -> Path:
     return tmp_path / "raw"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_batch_workers() -> Iterator[None]:
+    """The batch path's worker processes keep the settings of the test that
+    forked them (MEDIA_ROOT, where they save attachments): a later test,
+    a listener's say, must not inherit them."""
+    yield
+    from mailgateway import batch
+
+    batch._drop_workers()
+
+
 def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
