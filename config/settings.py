@@ -244,6 +244,10 @@ HELPDESK_SMTP_PORT = envint("HELPDESK_SMTP_PORT", 2525)
 HELPDESK_IMAP_URL = env("HELPDESK_IMAP_URL")
 # /healthz reports a mailbox unhealthy when no poll succeeded for this long.
 HELPDESK_IMAP_STALE_MINUTES = envint("HELPDESK_IMAP_STALE_MINUTES", 30)
+# /healthz: no worker heartbeat for this long is unhealthy (helpdesk.heartbeats);
+# below this much free disk where mail and files are written, too.
+HELPDESK_WORKER_STALE_SECONDS = envint("HELPDESK_WORKER_STALE_SECONDS", 120)
+HELPDESK_DISK_MIN_FREE_MB = envint("HELPDESK_DISK_MIN_FREE_MB", 200)
 HELPDESK_MAX_ATTACHMENT_MB = envint("HELPDESK_MAX_ATTACHMENT_MB", 20)
 # Upload types for the web forms: a blocked list (always applied) and an
 # optional allowed list (when set, only those extensions are accepted).

@@ -10,14 +10,19 @@ class HelpdeskConfig(AppConfig):
     verbose_name = _("Helpdesk")
 
     def ready(self) -> None:
-        from helpdesk import checks  # noqa: F401  (registers the system checks)
+        from helpdesk import checks, health  # noqa: F401  (checks registers the system checks)
         from helpdesk.accounts import ensure_role_groups
         from helpdesk.drafts import clear_sent_draft
         from helpdesk.notifications import notify_on_ticket_change
+        from helpdesk.ops import probes
         from tickets import events
 
         events.subscribe(notify_on_ticket_change)
         events.subscribe(clear_sent_draft)
+        health.register("migrations", probes.migrations_probe)
+        health.register("worker", probes.worker_probe)
+        health.register("scheduler", probes.scheduler_probe)
+        health.register("disk", probes.disk_probe)
 
         def _groups(sender: Any, **kwargs: Any) -> None:
             ensure_role_groups(using=kwargs.get("using", "default"))

@@ -3,7 +3,7 @@ language and the satisfaction report (included from helpdesk.urls)."""
 
 from django.urls import path
 
-from helpdesk.views import feedback, language, notifications, presence, reports
+from helpdesk.views import feedback, language, notifications, presence, reports, system
 
 urlpatterns = [
     path("notifications/", notifications.notification_list, name="notification_list"),
@@ -30,4 +30,11 @@ urlpatterns = [
     path("reports/", reports.dashboard, name="reports"),
     path("reports/export.csv", reports.export_csv, name="reports_export"),
     path("reports/satisfaction/", reports.satisfaction_report, name="satisfaction_report"),
+    path("system/", system.system, name="system"),
+    path("system/outbox/retry/", system.system_retry_outbox, name="system_retry_outbox"),
+    path(
+        "system/quarantine/reprocess/",
+        system.system_reprocess_quarantine,
+        name="system_reprocess_quarantine",
+    ),
 ]

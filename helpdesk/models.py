@@ -303,3 +303,25 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Heartbeat(models.Model):
+    """A long-running process saying it is alive (helpdesk.heartbeats): the
+    worker, the scheduler. /healthz and the System page read them, so one
+    stopped worker among several hosts shows, and a helpdesk with none at all
+    turns unhealthy. One row a process; rows of processes long gone are pruned."""
+
+    key = models.CharField(_("process"), max_length=200, unique=True)  # kind:host:pid
+    kind = models.CharField(_("kind"), max_length=32, db_index=True)
+    host = models.CharField(_("host"), max_length=150)
+    pid = models.PositiveIntegerField(_("process id"))
+    started_at = models.DateTimeField(_("started"))
+    seen_at = models.DateTimeField(_("last seen"), db_index=True)
+
+    class Meta:
+        ordering: ClassVar = ["kind", "host", "pid"]
+        verbose_name = _("process heartbeat")
+        verbose_name_plural = _("process heartbeats")
+
+    def __str__(self) -> str:
+        return self.key

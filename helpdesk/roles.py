@@ -63,3 +63,11 @@ def is_staff_member(user: User | AnonymousUser) -> bool:
 
 def is_manager(user: User | AnonymousUser) -> bool:
     return bool(user.is_authenticated and getattr(user, "role", None) in {Role.MANAGER, Role.ADMIN})
+
+
+def is_admin(user: User | AnonymousUser) -> bool:
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and (getattr(user, "role", None) == Role.ADMIN or user.is_superuser)
+    )

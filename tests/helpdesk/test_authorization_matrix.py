@@ -289,6 +289,15 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         {},
         {"anon": LOGIN, "owner": 404, "stranger": 404, "agent": 404, "manager": 200},
     ),
+    # Admins only (tests/helpdesk/test_system.py has the admin's side).
+    "system": ("GET", "", {}, {"anon": LOGIN, **dict.fromkeys(ACTORS[1:], 404)}),
+    "system_retry_outbox": ("POST", "", {}, {"anon": LOGIN, **dict.fromkeys(ACTORS[1:], 404)}),
+    "system_reprocess_quarantine": (
+        "POST",
+        "",
+        {},
+        {"anon": LOGIN, **dict.fromkeys(ACTORS[1:], 404)},
+    ),
 }
 # Everything that changes state; each must refuse a POST without a CSRF token.
 POST_ROUTES = {name for name, row in EXPECTED.items() if row[0] == "POST"} | {

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections, connection
 
+from helpdesk import heartbeats
 from helpdesk.ops import scheduler
 
 
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         while not self.shutdown:
+            heartbeats.beat("scheduler")
             for name in scheduler.run_due():
                 self.stdout.write(f"ran {name}")
             if not connection.in_atomic_block:

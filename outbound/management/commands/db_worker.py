@@ -24,6 +24,7 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
+from helpdesk import heartbeats
 from outbound.delivery import deliver_one, due_ids, recover_stale
 
 logger = logging.getLogger("django_tasks_db")
@@ -88,6 +89,7 @@ class OutboxWorker(Worker):  # type: ignore[misc]
         )
         while self.running:
             self.close_old_connections()
+            heartbeats.beat("worker")
             swept = self.sweep()
             ran = self.run_one_task() if self.running else False
             if self.batch and not swept and ran is False:
