@@ -8,6 +8,7 @@ from helpdesk.views import (
     feedback,
     health,
     home,
+    mail_frames,
     ticket_detail,
     ticket_links,
     ticket_mail,
@@ -54,7 +55,21 @@ urlpatterns = [
         ticket_mail.message_split,
         name="message_split",
     ),
+    path(
+        "tickets/<str:reference>/messages/<int:pk>/html/",
+        mail_frames.message_html,
+        name="message_html",
+    ),
     path("attachments/<int:pk>/", attachments.attachment_download, name="attachment_download"),
+    path("attachments/<int:pk>/view/", attachments.attachment_inline, name="attachment_inline"),
+    path(
+        "attachments/<int:pk>/message/", mail_frames.attachment_message, name="attachment_message"
+    ),
+    path(
+        "attachments/<int:pk>/parts/<int:index>/",
+        mail_frames.attachment_part,
+        name="attachment_part",
+    ),
     path("canned/", canned.canned_list, name="canned_list"),
     path("canned/<int:pk>/delete/", canned.canned_delete, name="canned_delete"),
     path("", include("helpdesk.extras_urls")),

@@ -76,6 +76,12 @@ def ticket_thread(*, ticket: Ticket, user: Any) -> QuerySet[Message]:
     return messages_visible(messages, user)
 
 
+def thread_message(*, ticket: Ticket, user: Any, pk: int) -> Message | None:
+    """One entry of ticket's thread as user may see it (as ticket_thread
+    reads it), None when it is not theirs to see or not there."""
+    return ticket_thread(ticket=ticket, user=user).filter(pk=pk).first()
+
+
 def messages_visible(messages: QuerySet[Message], user: Any) -> QuerySet[Message]:
     """The one rule of what reaches a customer, for every page, fragment and
     API that shows thread entries: read .shown_html and .shown_quoted, never

@@ -1,19 +1,27 @@
-"""Attachment downloads: only for people who may read the ticket, never rendered."""
+"""Attachment downloads: only for people who may read the ticket, never
+rendered; raster images also inline (the thread's pasted screenshots and
+thumbnails), and attached mails as a nested message."""
 
 from __future__ import annotations
 
+from typing import TypeVar
 from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 
+from helpdesk import mail_display
 from tickets import access
 from tickets.models import Attachment, Message
 
 # Types a browser would execute or render with script if opened directly
 # (the FreeScout .js-from-our-origin bypass, osTicket HTML uploads).
 SCRIPTABLE_MARKERS = ("html", "svg", "xml", "javascript", "ecmascript", "xhtml", "x-sh")
+# An image shown inline is data, never a document: nothing may load or run
+# even if a browser were talked into treating it as one.
+INLINE_POLICY = "default-src 'none'; sandbox"
 
 
 def safe_content_type(declared: str) -> str:
@@ -23,15 +31,15 @@ def safe_content_type(declared: str) -> str:
     return value
 
 
-def content_disposition(name: str) -> str:
+def content_disposition(name: str, kind: str = "attachment") -> str:
     """RFC 6266: an ASCII fallback plus the exact UTF-8 name as filename*."""
     fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in name)
-    return f"attachment; filename=\"{fallback or 'attachment'}\"; filename*=UTF-8''{quote(name)}"
+    return f"{kind}; filename=\"{fallback or 'attachment'}\"; filename*=UTF-8''{quote(name)}"
 
 
-@login_required
-@require_GET
-def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+def visible_attachment(request: HttpRequest, pk: int) -> Attachment:
+    """The attachment if the user may read its ticket (a customer: never one
+    on an internal note); Http404 otherwise, as for a missing one."""
     attachments = Attachment.objects.filter(
         pk=pk, ticket__in=access.visible_tickets(request.user).values("pk")
     )
@@ -41,6 +49,13 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     attachment = attachments.first()
     if attachment is None:
         raise Http404
+    return attachment
+
+
+@login_required
+@require_GET
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    attachment = visible_attachment(request, pk)
     try:
         handle = attachment.file.open("rb")
     except FileNotFoundError:
@@ -51,4 +66,37 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox"
     response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_GET
+def attachment_inline(request: HttpRequest, pk: int) -> FileResponse:
+    """A raster image (PNG, JPEG, GIF, WebP by its bytes, whatever its
+    declared type) for an <img> or the viewer; anything else is a 404 here
+    and stays a download."""
+    attachment = visible_attachment(request, pk)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    kind = mail_display.sniff_raster(handle.read(16))
+    if not kind:
+        handle.close()
+        raise Http404
+    handle.seek(0)
+    response = FileResponse(handle, content_type=kind)
+    response["Content-Length"] = str(attachment.size)
+    return with_inline_headers(response, attachment.original_name)
+
+
+Response = TypeVar("Response", bound=HttpResponseBase)
+
+
+def with_inline_headers(response: Response, name: str) -> Response:
+    response["Content-Disposition"] = content_disposition(name, "inline")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = INLINE_POLICY
+    # The file behind an id never changes; private: never in a shared cache.
+    response["Cache-Control"] = "private, max-age=3600"
     return response

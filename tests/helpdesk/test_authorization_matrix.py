@@ -16,7 +16,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from helpdesk.models import Notification, SavedView
 from tests.helpdesk.conftest import client_for
+from tests.mail_images import png
+from tickets import services
 from tickets.models import CannedReply
+from tickets.services import NewAttachment
 
 ACTORS = ("anon", "owner", "stranger", "agent", "manager")
 LOGIN = 302  # anonymous: redirected to the login page
@@ -210,6 +213,32 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         {},
         {"anon": LOGIN, "owner": 200, "stranger": 404, "agent": 200, "manager": 200},
     ),
+    # What agents see of a mail (helpdesk.mail_display): its images inline,
+    # its HTML with remote images, an attached mail nested, and its files.
+    "attachment_inline": (
+        "GET",
+        "image",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 404, "agent": 200, "manager": 200},
+    ),
+    "message_html": (
+        "GET",
+        "mail",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 404, "agent": 200, "manager": 200},
+    ),
+    "attachment_message": (
+        "GET",
+        "eml",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 404, "agent": 200, "manager": 200},
+    ),
+    "attachment_part": (
+        "GET",
+        "part",
+        {},
+        {"anon": LOGIN, "owner": 200, "stranger": 404, "agent": 200, "manager": 200},
+    ),
     # web-extras: notifications, presence, drafts, feedback, language, report.
     "notification_list": ("GET", "", {}, {"anon": LOGIN, **dict.fromkeys(ACTORS[1:], 200)}),
     "notification_bell": ("GET", "", {}, {"anon": 204, **dict.fromkeys(ACTORS[1:], 200)}),
@@ -299,6 +328,9 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         {"anon": LOGIN, **dict.fromkeys(ACTORS[1:], 404)},
     ),
 }
+# Documents shown in our own frames: their own CSP (no script at all), framed
+# by our pages only (helpdesk/views/mail_frames.py).
+FRAMED = {"message_html", "attachment_message"}
 # Everything that changes state; each must refuse a POST without a CSRF token.
 POST_ROUTES = {name for name, row in EXPECTED.items() if row[0] == "POST"} | {
     "login",
@@ -353,6 +385,23 @@ def world(
         recipient=customer, ticket=full_ticket, kind=Notification.Kind.REPLY
     )
     canned = CannedReply.objects.create(owner=agent, name="Olá", body="Olá {cliente}")
+    latest = full_ticket.messages.exclude(kind="event").latest("id").pk
+    attached = (
+        b"From: a@example.com\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    )
+    attached += b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: text/plain\r\n"
+    attached += b"Content-Disposition: attachment; filename=f.txt\r\n\r\nf\r\n--b--\r\n"
+    mail = services.ticket_reply_add(
+        ticket=full_ticket,
+        author=customer,
+        body="see",
+        body_html='<p><img data-src="https://example.net/x.png"></p>',
+        attachments=[
+            NewAttachment(name="s.png", content_type="image/png", content=png()),
+            NewAttachment(name="f.eml", content_type="message/rfc822", content=attached),
+        ],
+    )
+    image, eml = mail.attachments.order_by("id")
     return {
         "clients": {
             "anon": Client(),
@@ -368,8 +417,12 @@ def world(
             "ticket": {"reference": full_ticket.reference},
             "message": {
                 "reference": full_ticket.reference,
-                "pk": full_ticket.messages.exclude(kind="event").latest("id").pk,
+                "pk": latest,
             },
+            "mail": {"reference": full_ticket.reference, "pk": mail.pk},
+            "image": {"pk": image.pk},
+            "eml": {"pk": eml.pk},
+            "part": {"pk": eml.pk, "index": 0},
             "attachment": {"pk": public_attachment.pk},
             "view": {"pk": view.pk},
             "notification": {"pk": notification.pk},
@@ -412,7 +465,12 @@ def test_it_enforces_the_table(world: dict[str, Any], name: str) -> None:
         if before is not None:
             assert _row_counts() == before, f"GET {name} as {actor} changed the database"
         content_type = response.get("Content-Type", "")
-        if content_type.startswith("text/html"):
+        if content_type.startswith("text/html") and name in FRAMED and response.status_code == 200:
+            policy = response["Content-Security-Policy"]
+            assert "default-src 'none'" in policy and "script-src" not in policy
+            assert "frame-ancestors 'self'" in policy and "sandbox" in policy
+            assert response["Referrer-Policy"] == "no-referrer"
+        elif content_type.startswith("text/html"):
             policy = response["Content-Security-Policy"]
             assert "script-src 'self'" in policy and "unsafe-inline" not in policy
             assert "frame-ancestors 'none'" in policy
