@@ -108,3 +108,35 @@ def test_dotenv_values_apply_but_the_environment_wins(tmp_path: Path) -> None:
     finally:
         for key in ("HD_TEST_A", "HD_TEST_B", "HD_TEST_C"):
             os.environ.pop(key, None)
+
+
+def _redis_reachable() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_redis_url_gives_every_process_one_shared_cache(tmp_path: Path) -> None:
+    if not _redis_reachable():
+        if os.environ.get("CI"):
+            pytest.fail("Redis is not running on 127.0.0.1:6379 (Debian: redis-server)")
+        pytest.skip("Redis is not running on 127.0.0.1:6379 (Debian: redis-server)")
+    key = f"shared-{os.getpid()}-{tmp_path.name}"
+    code = (
+        "from django.core.cache import cache; from django.conf import settings as s;"
+        "print(s.CACHES['default']['BACKEND']);"
+        f"print(cache.get('{key}')); cache.set('{key}', 'from the first', 30)"
+    )
+    # Two processes with data dirs of their own: a file cache would not be shared.
+    runs = []
+    for where in ("host-a", "host-b"):
+        env = {"HELPDESK_DATA_DIR": str(tmp_path / where), "REDIS_URL": "redis://127.0.0.1:6379/3"}
+        runs.append(_manage("shell", "--no-imports", "-c", code, env=env))
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    first, second = (r.stdout.split("\n") for r in runs)
+    assert first[:2] == ["django.core.cache.backends.redis.RedisCache", "None"]
+    assert second[1] == "from the first"
