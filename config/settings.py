@@ -272,6 +272,10 @@ HELPDESK_AGENTS_SEE_ALL = envbool("HELPDESK_AGENTS_SEE_ALL", True)
 # How long a sign-up's email verification link stays valid.
 HELPDESK_VERIFY_MAX_AGE_DAYS = envint("HELPDESK_VERIFY_MAX_AGE_DAYS", 3)
 HELPDESK_BACKUP_DIR = Path(env("HELPDESK_BACKUP_DIR", str(DATA_DIR / "backups")))
+# After each backup: keep the newest archive of each of the last N days and M
+# weeks that have one (helpdesk.ops.rotation); both 0 keeps every archive.
+HELPDESK_BACKUP_KEEP_DAILY = envint("HELPDESK_BACKUP_KEEP_DAILY", 7)
+HELPDESK_BACKUP_KEEP_WEEKLY = envint("HELPDESK_BACKUP_KEEP_WEEKLY", 4)
 HELPDESK_DEMO_PASSWORD = env("HELPDESK_DEMO_PASSWORD")
 # A reply to a closed ticket reopens it within this many days, else opens a new one.
 HELPDESK_REOPEN_WINDOW_DAYS = envint("HELPDESK_REOPEN_WINDOW_DAYS", 14)

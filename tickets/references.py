@@ -67,3 +67,25 @@ def next_reference(year: int) -> str:
     except IntegrityError:
         # Another process created the year's row first: take a number from it.
         return next_reference(year)
+
+
+def counter_status(*, using: str = "default") -> list[tuple[int, int, int]]:
+    """(year, counter, highest number a ticket of that year carries), by year.
+
+    A counter below its year's highest number would hand out a reference that
+    exists: restore checks this after loading a backup.
+    """
+    from tickets.models import ReferenceCounter, Ticket
+
+    highest: dict[int, int] = {}
+    tickets = Ticket.objects.using(using).values_list("reference", flat=True)
+    for reference in tickets.iterator(chunk_size=2000):
+        match = REFERENCE_RE.fullmatch(reference)
+        if match:
+            year, number = int(match.group(1)), int(match.group(2))
+            highest[year] = max(highest.get(year, 0), number)
+    counters = dict(ReferenceCounter.objects.using(using).values_list("year", "last"))
+    return [
+        (year, counters.get(year, 0), highest.get(year, 0))
+        for year in sorted(set(highest) | set(counters))
+    ]

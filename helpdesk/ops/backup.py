@@ -3,16 +3,21 @@
 The archive is written beside its final name and renamed into place only when
 complete, so a crash never leaves a half archive that looks like a backup.
 Layout inside the archive:
-    manifest.json           what is inside, with the sha256 of the database part
     database.sqlite3        SQLite: a consistent copy made with SQLite's online backup API
     database.pgdump         PostgreSQL: pg_dump --format=custom
+    database.jsonl.gz       every row again, portable to the other engine (ops/portable.py),
+                            read from the same snapshot as the native dump
     files/media/...         attachments
     files/raw/...           raw inbound mails
+    files.sha256            the sha256 of each file above (sha256sum's format)
+    manifest.json           engine, migrations, rows per table, and the sha256 of each part
+Restoring is ops/restore.py; keeping N daily and M weekly archives is ops/rotation.py.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -21,15 +26,23 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections, transaction
+from django.db.utils import load_backend
 from django.utils import timezone
 
-FORMAT_VERSION = 1
+from helpdesk.ops import portable
+
+# 2 added the portable rows, the per-table counts and the file checksums;
+# restore reads 1 too (same database engine only).
+FORMAT_VERSION = 2
+MANIFEST = "manifest.json"
+FILE_SUMS = "files.sha256"
 
 
 def _media_root() -> Path:
@@ -63,7 +76,7 @@ def _sha256(path: Path) -> str:
 
 
 def _pg_env() -> dict[str, str]:
-    db = settings.DATABASES["default"]
+    db = connection.settings_dict
     env = dict(os.environ)
     env.update(
         {
@@ -77,10 +90,42 @@ def _pg_env() -> dict[str, str]:
     return {k: v for k, v in env.items() if v}
 
 
-def _dump_database(workdir: Path) -> Path:
+SNAPSHOT_ALIAS = "helpdesk_backup_snapshot"
+
+
+@contextmanager
+def _connection_alias(settings_dict: dict[str, Any]) -> Iterator[str]:
+    """A Django connection, under an alias of its own, to settings_dict's database.
+
+    Made directly rather than added to the configured databases: it is this
+    backup's own connection, used by nothing else and closed at the end.
+    """
+    wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, SNAPSHOT_ALIAS)
+    connections[SNAPSHOT_ALIAS] = wrapper
+    try:
+        yield SNAPSHOT_ALIAS
+    finally:
+        try:
+            wrapper.close()
+        finally:
+            del connections[SNAPSHOT_ALIAS]
+
+
+@contextmanager
+def _snapshot(workdir: Path) -> Iterator[tuple[Path, str]]:
+    """The native dump, and a connection alias reading the very same snapshot.
+
+    SQLite: the online backup API copies the database in one step under one
+    read transaction (WAL lets the helpdesk keep writing meanwhile), and the
+    portable rows are then read from that copy. PostgreSQL: a REPEATABLE
+    READ transaction exports its snapshot, pg_dump dumps that snapshot
+    (--snapshot) while the transaction reads the portable rows from it.
+    Either way both parts hold exactly the same rows.
+    """
+    default = connection.settings_dict
     if connection.vendor == "sqlite":
         target = workdir / "database.sqlite3"
-        source = sqlite3.connect(str(settings.DATABASES["default"]["NAME"]))
+        source = sqlite3.connect(str(default["NAME"]))
         try:
             dest = sqlite3.connect(str(target))
             with dest:
@@ -88,23 +133,44 @@ def _dump_database(workdir: Path) -> Path:
             dest.close()
         finally:
             source.close()
-        return target
+        # Only reads, and no init_command: the copy's bytes must stay as copied.
+        copy = {**default, "NAME": str(target), "OPTIONS": {}}
+        with _connection_alias(copy) as alias:
+            yield target, alias
+        return
     if connection.vendor == "postgresql":
         if not shutil.which("pg_dump"):
             raise BackupError(
                 "pg_dump is not installed (Debian: apt-get install postgresql-client)."
             )
         target = workdir / "database.pgdump"
-        result = subprocess.run(
-            ["pg_dump", "--format=custom", "--no-owner", f"--file={target}"],
-            env=_pg_env(),
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode:
-            raise BackupError(f"pg_dump failed: {result.stderr.strip().splitlines()[-1:]}")
-        return target
+        with _connection_alias(dict(default)) as alias, transaction.atomic(using=alias):
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cursor.execute("SELECT pg_export_snapshot()")
+                snapshot = cursor.fetchone()[0]
+            result = subprocess.run(
+                [
+                    "pg_dump",
+                    "--format=custom",
+                    "--no-owner",
+                    f"--snapshot={snapshot}",
+                    f"--file={target}",
+                ],
+                env=_pg_env(),
+                capture_output=True,
+                text=True,
+            )
+            if result.returncode:
+                raise BackupError(f"pg_dump failed: {_last_line(result.stderr)}")
+            yield target, alias
+        return
     raise BackupError(f"Backups of {connection.vendor} databases are not supported.")
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "(no message)"
 
 
 def _walk_files() -> Iterator[tuple[Path, str]]:
@@ -114,6 +180,42 @@ def _walk_files() -> Iterator[tuple[Path, str]]:
             for path in sorted(root.rglob("*")):
                 if path.is_file():
                     yield path, f"files/{name}/{path.relative_to(root)}"
+
+
+class _HashingReader:
+    """A file read by tarfile, hashed on the way: each file is read once."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh = fh
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.fh.read(size)
+        self.digest.update(data)
+        return data
+
+
+def _add_file(tar: tarfile.TarFile, path: Path, arcname: str) -> str | None:
+    """Add path to tar; its sha256, or None when it vanished since the walk."""
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        # The orphan sweeper removed it: no row of the snapshot names it.
+        return None
+    with fh:
+        info = tar.gettarinfo(arcname=arcname, fileobj=fh)
+        reader = _HashingReader(fh)
+        # tarfile copies exactly info.size bytes: a file still growing is cut
+        # where fstat saw it, and the sum covers the same bytes.
+        tar.addfile(info, reader)  # type: ignore[arg-type]
+        return reader.digest.hexdigest()
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = int(timezone.now().timestamp())
+    tar.addfile(info, io.BytesIO(data))
 
 
 def create_backup(
@@ -130,153 +232,45 @@ def create_backup(
     final = directory / f"helpdesk-backup-{stamp}.tar.gz"
     if final.exists():
         raise BackupError(f"{final} already exists; wait a second and try again.")
-    files = list(_walk_files())
     with tempfile.TemporaryDirectory(dir=directory, prefix=".work-") as tmp:
         workdir = Path(tmp)
-        dump = _dump_database(workdir)
-        manifest = {
-            "format": FORMAT_VERSION,
-            "created": timezone.now().isoformat(),
-            "vendor": connection.vendor,
-            "database": {"name": dump.name, "sha256": _sha256(dump)},
-            "files": len(files),
-        }
+        rows_file = workdir / portable.NAME
+        with _snapshot(workdir) as (dump, alias):
+            tables = portable.write(rows_file, using=alias)
+            migrations = portable.applied_migrations(using=alias)
+        # The files are listed after the snapshot: a file is on disk (fsync'ed)
+        # before the row naming it commits, so every file the snapshot names
+        # is found. Files newer than the snapshot ride along unnamed, harmless.
+        files = list(_walk_files())
+        sums_file = workdir / FILE_SUMS
         partial = directory / f".{final.name}.partial"
-        with tarfile.open(partial, "w:gz") as tar:
-            data = json.dumps(manifest, indent=2).encode()
-            info = tarfile.TarInfo("manifest.json")
-            info.size = len(data)
-            info.mtime = int(timezone.now().timestamp())
-            with tempfile.TemporaryFile() as fh:
-                fh.write(data)
-                fh.seek(0)
-                tar.addfile(info, fh)
+        added = 0
+        with tarfile.open(partial, "w:gz", compresslevel=6) as tar, sums_file.open("w") as sums:
             tar.add(dump, arcname=dump.name)
+            tar.add(rows_file, arcname=rows_file.name)
             iterator = iter(files)
             for path, arcname in each_file(iterator, len(files)) if each_file else iterator:
-                tar.add(path, arcname=arcname)
+                digest = _add_file(tar, path, arcname)
+                if digest is not None:
+                    sums.write(f"{digest}  {arcname}\n")
+                    added += 1
+            sums.close()
+            tar.add(sums_file, arcname=FILE_SUMS)
+            manifest = {
+                "format": FORMAT_VERSION,
+                "created": timezone.now().isoformat(),
+                "vendor": connection.vendor,
+                "database": {"name": dump.name, "sha256": _sha256(dump)},
+                "portable": {"name": portable.NAME, "sha256": _sha256(rows_file)},
+                "tables": tables,
+                "rows": sum(table["rows"] for table in tables.values()),
+                "migrations": migrations,
+                "files": added,
+                "file_sums": {"name": FILE_SUMS, "sha256": _sha256(sums_file)},
+            }
+            # Last, so it can name the checksums of everything before it.
+            _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=2).encode())
         with partial.open("rb") as fh:
             os.fsync(fh.fileno())
         partial.rename(final)
-    return BackupInfo(path=final, size=final.stat().st_size, files=len(files))
-
-
-def _database_has_data() -> bool:
-    from tickets.models import Ticket
-
-    try:
-        return Ticket.objects.exists()
-    except Exception:  # no tables yet: an empty target
-        return False
-
-
-def _files_present() -> bool:
-    return any(True for _ in _walk_files())
-
-
-def _safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
-    members = []
-    for member in tar.getmembers():
-        name = member.name
-        if (
-            name.startswith("/")
-            or ".." in Path(name).parts
-            or not (member.isfile() or member.isdir())
-        ):
-            raise BackupError(f"The archive holds an unsafe entry: {name!r}.")
-        members.append(member)
-    return members
-
-
-def restore_backup(
-    *,
-    archive: Path,
-    force: bool,
-    each_file: Callable[[Iterator[tarfile.TarInfo], int], Iterator[Any]] | None = None,
-) -> dict[str, Any]:
-    """Restore archive over the configured database and data dir.
-
-    Refuses a target that already holds tickets or files unless force is set.
-    Stop the web, smtp and worker processes first.
-    """
-    if not archive.is_file():
-        raise BackupError(f"No backup at {archive}.")
-    if not force and (_database_has_data() or _files_present()):
-        raise BackupError(
-            "The target is not empty (it has tickets or files); use --force to overwrite it."
-        )
-    try:
-        tar = tarfile.open(archive, "r:gz")  # noqa: SIM115  (closed by the with below)
-    except (tarfile.TarError, OSError) as exc:
-        raise BackupError(f"{archive} is not a helpdesk backup: {exc}") from None
-    with tar, tempfile.TemporaryDirectory(dir=settings.DATA_DIR, prefix=".restore-") as tmp:
-        members = _safe_members(tar)
-        try:
-            manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
-        except (KeyError, ValueError):
-            raise BackupError(f"{archive} has no valid manifest.json.") from None
-        if manifest.get("format") != FORMAT_VERSION:
-            raise BackupError(f"Unsupported backup format {manifest.get('format')!r}.")
-        if manifest["vendor"] != connection.vendor:
-            raise BackupError(
-                f"This backup is of a {manifest['vendor']} database; "
-                f"the target is {connection.vendor}."
-            )
-        db_name = manifest["database"]["name"]
-        tar.extract(db_name, tmp, filter="data")
-        dump = Path(tmp) / db_name
-        if _sha256(dump) != manifest["database"]["sha256"]:
-            raise BackupError("The database part of the backup is corrupt (checksum mismatch).")
-        _restore_database(dump)
-        file_members = [m for m in members if m.isfile() and m.name.startswith("files/")]
-        for root_of in FILE_DIRS.values():
-            if force and root_of().is_dir():
-                shutil.rmtree(root_of())
-        iterator = iter(file_members)
-        for member in each_file(iterator, len(file_members)) if each_file else iterator:
-            _, kind, rest = member.name.split("/", 2)
-            target_root = FILE_DIRS[kind]()
-            source = tar.extractfile(member)
-            if source is None:
-                continue
-            target = target_root / rest
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with source, target.open("wb") as out:
-                shutil.copyfileobj(source, out)
-    result: dict[str, Any] = manifest
-    return result
-
-
-def _restore_database(dump: Path) -> None:
-    connection.close()
-    if connection.vendor == "sqlite":
-        target = Path(str(settings.DATABASES["default"]["NAME"]))
-        source = sqlite3.connect(str(dump))
-        try:
-            dest = sqlite3.connect(str(target))
-            with dest:
-                source.backup(dest)
-            dest.close()
-        finally:
-            source.close()
-        return
-    if not shutil.which("pg_restore"):
-        raise BackupError(
-            "pg_restore is not installed (Debian: apt-get install postgresql-client)."
-        )
-    result = subprocess.run(
-        [
-            "pg_restore",
-            "--clean",
-            "--if-exists",
-            "--no-owner",
-            "--single-transaction",
-            f"--dbname={settings.DATABASES['default']['NAME']}",
-            str(dump),
-        ],
-        env=_pg_env(),
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode:
-        raise BackupError(f"pg_restore failed: {result.stderr.strip().splitlines()[-1:]}")
+    return BackupInfo(path=final, size=final.stat().st_size, files=added)

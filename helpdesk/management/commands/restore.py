@@ -3,15 +3,21 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from helpdesk.ops.backup import BackupError, restore_backup
+from helpdesk.ops.backup import BackupError
+from helpdesk.ops.restore import restore_backup
 from helpdesk.progress import progress
 
 
 class Command(BaseCommand):
     help = (
         "Restore a backup made by `backup` into the configured database and data dir. "
-        "Stop the web, smtp and worker processes first. Refuses a target that already holds "
-        "tickets or files unless --force is given (which replaces them)."
+        "Stop the web, smtp and worker processes first. A backup of the same database engine "
+        "goes back as dumped; one of the other engine (SQLite into PostgreSQL, or back) is "
+        "loaded into the empty target after migrating it, and the search index is rebuilt. "
+        "Then checks each part's sha256, every table's row count, the reference counters and "
+        "each file's sha256 against the manifest, printing one line per check. Refuses a "
+        "target that already holds tickets or files unless --force is given (which replaces "
+        "them)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,7 +32,12 @@ class Command(BaseCommand):
                 archive=Path(options["backup"]),
                 force=options["force"],
                 each_file=lambda items, total: progress(items, total=total, label="files"),
+                each_row=lambda items, total: progress(items, total=total, label="rows"),
+                say=self.stdout.write,
             )
         except (BackupError, OSError) as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"Restored backup of {manifest['created']} ({manifest['files']} files).")
+        self.stdout.write(
+            f"Restored the {manifest['vendor']} backup of {manifest['created']} "
+            f"({manifest['files']} files)."
+        )
