@@ -12,7 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from config.env import env, envbool, envint, envlist, load_dotenv, secret_key
+from config.env import env, envbool, envint, envlist, load_dotenv, plugin_apps, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
@@ -47,6 +47,13 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI as our own static files
     "helpdesk.api",
 ]
+
+# Plugins: ordinary Django apps named in HELPDESK_PLUGINS (comma-separated
+# dotted names, e.g. plugins.domain_routing), installed after our own apps.
+# One that cannot be imported stops the start with its name, not a traceback
+# from deep inside Django's app loading (README "Plugins").
+HELPDESK_PLUGINS = plugin_apps(envlist("HELPDESK_PLUGINS", []))
+INSTALLED_APPS += [name for name in HELPDESK_PLUGINS if name not in INSTALLED_APPS]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -83,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "helpdesk.context_processors.brand",
+                "helpdesk.context_processors.plugin_nav",
             ],
         },
     },

@@ -360,3 +360,44 @@ def test_it_offers_starttls_when_a_certificate_is_configured(
             client.ehlo("client.example")
             client.sendmail("carla@cliente.com.br", ["support@example.com"], make_mail())
     assert Ticket.objects.count() == 1
+
+
+def test_data_arriving_in_pieces_is_unstuffed_and_ends_only_at_crlf_dot_crlf(
+    smtp_server: SimpleNamespace, _raw_dir: Path
+) -> None:
+    # RFC 5321 4.5.2: the client doubles a leading dot; the end of data may be
+    # split across packets anywhere; ".\n" alone (bare LF) is text, not the end.
+    body = b"first line\r\n..starts with a dot\r\n.\nnot the end\r\n"
+    mail = crlf(make_mail(subject="Pontos", body="x")).replace(b"x\r\n", body)
+    wire = mail + b".\r\n"
+    cut = len(wire) - 3  # inside the final CRLF . CRLF
+    out = _dialogue(
+        smtp_server,
+        [b"EHLO x\r\n", b"MAIL FROM:<carla@cliente.com.br>\r\n",
+         b"RCPT TO:<support@example.com>\r\n", b"DATA\r\n", wire[:cut], wire[cut:]],
+    )  # fmt: skip
+    assert out.count(b"250 2.0.0") == 1 and b"221" in out
+    stored = next(p for p in _raw_dir.rglob("*.eml"))
+    # As aiosmtpd did: one leading dot off every line that has one.
+    unstuffed = mail.replace(b"\r\n..starts", b"\r\n.starts").replace(b"\r\n.\n", b"\r\n\n")
+    assert stored.read_bytes() == unstuffed
+
+
+def test_an_empty_message_and_a_line_past_the_limit_are_refused_after_the_data(
+    smtp_server: SimpleNamespace,
+) -> None:
+    long_line = b"From: carla@cliente.com.br\r\nSubject: long\r\n\r\n" + b"y" * 1200 + b"\r\n"
+    out = _dialogue(
+        smtp_server,
+        [b"EHLO x\r\n", b"MAIL FROM:<carla@cliente.com.br>\r\n",
+         b"RCPT TO:<support@example.com>\r\n", b"DATA\r\n", long_line + b".\r\n",
+         b"MAIL FROM:<carla@cliente.com.br>\r\n", b"RCPT TO:<support@example.com>\r\n",
+         b"DATA\r\n", b".\r\n"],
+    )  # fmt: skip
+    codes = [line[:3] for line in out.split(b"\r\n") if line[:3].isdigit() and line[3:4] == b" "]
+    # The long line: 500 after the data, the session goes on; the empty
+    # message is stored as what it is (zero bytes).
+    assert codes[:5] == [b"220", b"250", b"250", b"250", b"354"]
+    assert codes[5] == b"500"
+    assert codes[6:10] == [b"250", b"250", b"354", b"250"]
+    assert InboundMessage.objects.get().size == 0
