@@ -348,6 +348,8 @@ def _pipeline(
     row.verdict = {"class": kind.kind, "reason": kind.reason}
     if prepared.quote_rule:
         row.verdict["quotes"] = prepared.quote_rule
+    if prepared.tnef:
+        row.verdict["tnef"] = prepared.tnef
 
     if kind.kind == "loop":
         raise Quarantine(f"mail loop: {kind.reason}")

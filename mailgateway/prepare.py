@@ -12,9 +12,12 @@ import dataclasses
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from django.conf import settings
+
 from mailgateway.parse import InboundEmail, parse_email
 from mailgateway.quotes import split_reply
 from mailgateway.sanitize import SanitizeError, html_to_text, sanitize_html
+from mailgateway.tnef import expand_tnef
 from tickets.services import StoredFile, attachment_file_delete, attachment_file_save
 
 
@@ -30,6 +33,7 @@ class Prepared:
     # batch path's workers save them, so the bytes never cross to the writer.
     files: tuple[StoredFile, ...] = ()
     quote_rule: str = ""  # which rule of mailgateway.quotes cut the history
+    tnef: str = ""  # what became of a winmail.dat (mailgateway.tnef)
 
     def with_files_saved(self) -> Prepared:
         """A copy whose attachments are saved to storage, payloads dropped."""
@@ -63,6 +67,9 @@ def prepare(raw: bytes) -> Prepared:
     """Parse raw and derive its texts. Raises what parsing raises (the caller
     quarantines the mail)."""
     mail = parse_email(raw)
+    # Before the texts: a winmail.dat may hold the only body the mail has.
+    limit = int(getattr(settings, "HELPDESK_MAX_ATTACHMENT_MB", 20)) * 1024 * 1024
+    mail, tnef = expand_tnef(mail, max_bytes=limit)
     text = mail.text.strip() or html_to_text(mail.html)
     split = split_reply(text, mail.subject)
     html, error = "", ""
@@ -71,4 +78,6 @@ def prepare(raw: bytes) -> Prepared:
             html = sanitize_html(mail.html)
         except SanitizeError as exc:
             error = f"dropped: {exc}"[:300]
-    return Prepared(mail, text, split.new, split.quoted, html, error, quote_rule=split.rule)
+    return Prepared(
+        mail, text, split.new, split.quoted, html, error, quote_rule=split.rule, tnef=tnef
+    )
