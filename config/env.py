@@ -4,6 +4,7 @@ A typo in a boolean or a number must stop the process with a message naming
 the variable, instead of silently falling back to a default.
 """
 
+import importlib.util
 import os
 import secrets
 from pathlib import Path
@@ -92,3 +93,32 @@ def secret_key(data_dir: Path) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key
+
+
+def plugin_apps(names: list[str]) -> list[str]:
+    """HELPDESK_PLUGINS, checked: each name a module (or an AppConfig class
+    in one) that can be found, so a typo or a missing package stops the start
+    with a line naming it instead of a traceback from Django's app loading."""
+    for name in names:
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise ImproperlyConfigured(f"HELPDESK_PLUGINS: {name!r} is not a dotted module name")
+        module, _, attr = name.rpartition(".")
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:
+            found = False  # a parent is not a package: perhaps an AppConfig class path
+        except Exception as exc:  # the plugin's own package failed to import
+            raise ImproperlyConfigured(
+                f"HELPDESK_PLUGINS: plugin {name!r} cannot be imported: {type(exc).__name__}: {exc}"
+            ) from None
+        if not found and module and attr[:1].isupper():
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except Exception:
+                found = False
+        if not found:
+            raise ImproperlyConfigured(
+                f"HELPDESK_PLUGINS: plugin {name!r} cannot be imported "
+                "(no such module; is it installed, or spelt right?)"
+            )
+    return names

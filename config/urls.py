@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from helpdesk.api.docs import DocsView, SchemaView
+from helpdesk.plugins import page_urlpatterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -12,5 +13,7 @@ urlpatterns = [
     path("api/v1/", include("helpdesk.api.urls")),
     path("api/schema/", SchemaView.as_view(), name="api_schema"),
     path("api/docs/", DocsView.as_view(), name="api_docs"),
+    # Pages of the plugins in HELPDESK_PLUGINS, /plugins/<label>/ (helpdesk.plugins).
+    path("plugins/", include(page_urlpatterns())),
     path("", include("helpdesk.urls")),
 ]

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from helpdesk.accounts import customer_get_or_create
 from helpdesk.models import User
-from mailgateway import store
+from mailgateway import filters, store
 from mailgateway.addresses import is_our_address
 from mailgateway.autoreply import classify, failed_recipients, recent_counts
 from mailgateway.errors import InboundError, InboundRejected
@@ -39,7 +39,7 @@ from mailgateway.staff import StaffCommands, apply_commands, expand_canned, pars
 from mailgateway.threads import Verdict, find_thread
 from tickets import access, events, services
 from tickets.closing import is_bare_thanks
-from tickets.models import Message, Source, Ticket
+from tickets.models import Category, Message, Source, Team, Ticket
 from tickets.references import strip_references
 from tickets.routing import Arrival
 
@@ -373,6 +373,27 @@ def _pipeline(
     if mail.from_header != "from":
         row.verdict["sender_header"] = mail.from_header
 
+    # Plugins' mail filters (mailgateway.filters), before threading; an
+    # admin's vouch is a person's decision and skips them.
+    decision = None
+    if vouch is None:
+        decision = filters.run(
+            filters.IncomingMail(
+                mail=mail,
+                kind=kind.kind,
+                door=row.door,
+                mailbox=row.mailbox,
+                envelope_from=row.envelope_from,
+                envelope_rcpts=tuple(row.envelope_rcpts or ()),
+            )
+        )
+    if decision is not None:
+        row.verdict["filters"] = decision.as_json()
+        if decision.action == filters.Action.DROP:
+            return _finish(row, Outcome.DISCARDED, None, None)
+        if decision.action == filters.Action.QUARANTINE:
+            raise Quarantine(f"held by mail filter {decision.by}: {decision.reason}")
+
     sender_user = senders.user(mail.sender)
     verdict = find_thread(
         mail,
@@ -411,12 +432,12 @@ def _pipeline(
         raise UnverifiedStaff(mail.sender)
 
     if verdict.ticket is not None:
-        return _reply(row, prepared, verdict, _requester(mail, sender_user, senders))
+        return _reply(row, prepared, verdict, _requester(mail, sender_user, senders), decision)
     forwarded_for = _forwarded_for(prepared, verdict)
     if forwarded_for is not None:
         row.verdict["forwarded_for"] = forwarded_for.email
-        return _create(row, prepared, verdict, forwarded_for)
-    return _create(row, prepared, verdict, _requester(mail, sender_user, senders))
+        return _create(row, prepared, verdict, forwarded_for, decision)
+    return _create(row, prepared, verdict, _requester(mail, sender_user, senders), decision)
 
 
 def _forwarded_for(prepared: Prepared, verdict: Verdict) -> Any:
@@ -523,28 +544,71 @@ def _requester(mail: InboundEmail, existing: Any, senders: Senders) -> Any:
 
 
 def _create(
-    row: InboundMessage, prepared: Prepared, verdict: Verdict, requester: Any
+    row: InboundMessage,
+    prepared: Prepared,
+    verdict: Verdict,
+    requester: Any,
+    decision: filters.Decision | None = None,
 ) -> IngestResult:
     mail = prepared.mail
-    ticket, entry = services.ticket_open(
-        requester=requester,
-        # A mail naming another ticket it could not join opens this one: our
-        # mails about it must carry its reference only.
-        subject=strip_references(mail.subject) or "(no subject)",
-        body=prepared.text,
-        source=Source.EMAIL,
-        message_id=mail.message_id,
-        body_html=_html(prepared, row),
-        attachments=_attachments(prepared, row),
-        ccs=_ccs(mail, mail.sender),
-        linked_to=verdict.linked_to,
-        arrival=Arrival(
-            addresses=_our_addresses(row, mail),
-            mailbox=row.mailbox,
-            sender=mail.sender,
-        ),
-    )
+    team, category = _hinted(row, decision)
+    # The ticket and the filters' tags reach subscribers together.
+    with events.held():
+        ticket, entry = services.ticket_open(
+            requester=requester,
+            # A mail naming another ticket it could not join opens this one: our
+            # mails about it must carry its reference only.
+            subject=strip_references(mail.subject) or "(no subject)",
+            body=prepared.text,
+            source=Source.EMAIL,
+            message_id=mail.message_id,
+            body_html=_html(prepared, row),
+            attachments=_attachments(prepared, row),
+            ccs=_ccs(mail, mail.sender),
+            linked_to=verdict.linked_to,
+            priority=decision.priority if decision else "",
+            arrival=Arrival(
+                addresses=_our_addresses(row, mail),
+                mailbox=row.mailbox,
+                sender=mail.sender,
+                category=category,
+                team=team,
+                decided_by=f"filter:{decision.team_by}" if team and decision else "",
+            ),
+        )
+        _tag(ticket, decision)
     return _finish(row, Outcome.CREATED, ticket, entry)
+
+
+def _hinted(
+    row: InboundMessage, decision: filters.Decision | None
+) -> tuple[Team | None, Category | None]:
+    """The team and category the filters named, if they exist (a name that
+    does not is noted in the verdict and left to routing)."""
+    if decision is None or not (decision.team or decision.category):
+        return None, None
+    team = Team.objects.filter(name__iexact=decision.team).first() if decision.team else None
+    category = (
+        Category.objects.filter(name__iexact=decision.category).first()
+        if decision.category
+        else None
+    )
+    unknown = [
+        f"{kind} {name!r}"
+        for kind, name, found in (
+            ("team", decision.team, team),
+            ("category", decision.category, category),
+        )
+        if name and found is None
+    ]
+    if unknown:
+        row.verdict.setdefault("filters", {})["unknown"] = unknown
+    return team, category
+
+
+def _tag(ticket: Ticket, decision: filters.Decision | None) -> None:
+    for name in decision.tags if decision else ():
+        services.ticket_tag_add(ticket=ticket, name=name, actor=None)
 
 
 def _our_addresses(row: InboundMessage, mail: InboundEmail) -> tuple[str, ...]:
@@ -555,11 +619,20 @@ def _our_addresses(row: InboundMessage, mail: InboundEmail) -> tuple[str, ...]:
     return tuple(dict.fromkeys(a.lower() for a in seen if a))
 
 
-def _reply(row: InboundMessage, prepared: Prepared, verdict: Verdict, author: Any) -> IngestResult:
+def _reply(
+    row: InboundMessage,
+    prepared: Prepared,
+    verdict: Verdict,
+    author: Any,
+    decision: filters.Decision | None = None,
+) -> IngestResult:
     # The reply and what its commands change reach subscribers together: a
     # "#status resolved" with text is one mail to the customer, not two.
     with events.held():
-        return _reply_held(row, prepared, verdict, author)
+        result = _reply_held(row, prepared, verdict, author)
+        if verdict.ticket is not None:
+            _tag(verdict.ticket, decision)  # a reply's filters tag the ticket it joins
+        return result
 
 
 def _reply_held(

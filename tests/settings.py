@@ -21,4 +21,12 @@ if "pytest" in sys.modules:  # the test process itself, not a manage.py child of
     os.environ["HELPDESK_DATA_DIR"] = _data_dir
     atexit.register(shutil.rmtree, _data_dir, ignore_errors=True)
 
+# The example plugin is installed for the whole run, through the same
+# HELPDESK_PLUGINS a deployment uses: its pages, nav entry and API route are
+# there, and with DOMAIN_ROUTING empty its filter and rule route nothing, so
+# other tests see the helpdesk as it is (tests/plugins turn it on).
+os.environ["HELPDESK_PLUGINS"] = "plugins.domain_routing"
+
 from config.settings import *  # noqa: F403
+
+DOMAIN_ROUTING = ""

@@ -85,6 +85,11 @@ def subscribe(subscriber: Subscriber) -> Subscriber:
     return subscriber
 
 
+def unsubscribe(subscriber: Subscriber) -> None:
+    if subscriber in _subscribers:
+        _subscribers.remove(subscriber)
+
+
 def _deliver(changes: Sequence[TicketChanged]) -> None:
     if changes:
         for subscriber in list(_subscribers):
