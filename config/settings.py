@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "helpdesk.audit.AuditContextMiddleware",
     "helpdesk.middleware.UserLanguageMiddleware",
     "helpdesk.middleware.UserTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -265,6 +266,8 @@ HELPDESK_IMAP_STALE_MINUTES = envint("HELPDESK_IMAP_STALE_MINUTES", 30)
 # below this much free disk where mail and files are written, too.
 HELPDESK_WORKER_STALE_SECONDS = envint("HELPDESK_WORKER_STALE_SECONDS", 120)
 HELPDESK_DISK_MIN_FREE_MB = envint("HELPDESK_DISK_MIN_FREE_MB", 200)
+# The audit log (sign-ins, permission, mailbox, webhook and token changes...).
+HELPDESK_AUDIT_DAYS = envint("HELPDESK_AUDIT_DAYS", 365)
 HELPDESK_MAX_ATTACHMENT_MB = envint("HELPDESK_MAX_ATTACHMENT_MB", 20)
 # Upload types for the web forms: a blocked list (always applied) and an
 # optional allowed list (when set, only those extensions are accepted).
@@ -372,11 +375,19 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# One line per event (config.logs): key=value after the message, or one JSON
+# object a line with LOG_FORMAT=json; secrets are blanked in both.
+LOG_FORMAT = env("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "config.logs.PlainFormatter"},
+        "json": {"()": "config.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

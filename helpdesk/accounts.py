@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
 
+from helpdesk import audit
 from helpdesk.models import User, normalize_email_address
 from helpdesk.roles import ROLE_PERMISSIONS, Role
 
@@ -25,7 +26,8 @@ def ensure_role_groups(using: str = "default") -> None:
                     content_type__app_label=app_label, codename=codename
                 )
             )
-        group.permissions.add(*wanted)
+        with audit.quiet():
+            group.permissions.add(*wanted)
 
 
 @transaction.atomic
@@ -33,10 +35,11 @@ def user_set_role(*, user: User, role: str) -> User:
     if role not in Role.values:
         raise ValueError(f"Unknown role {role!r}.")
     user.role = role
-    user.save()
-    user.groups.remove(*Group.objects.filter(name__in=ROLE_GROUP_NAMES.values()))
-    group, _ = Group.objects.get_or_create(name=ROLE_GROUP_NAMES[role])
-    user.groups.add(group)
+    user.save()  # audited as the role change (helpdesk.audit)
+    with audit.quiet():
+        user.groups.remove(*Group.objects.filter(name__in=ROLE_GROUP_NAMES.values()))
+        group, _ = Group.objects.get_or_create(name=ROLE_GROUP_NAMES[role])
+        user.groups.add(group)
     return user
 
 
@@ -56,7 +59,8 @@ def user_create(
         # user_set_role's second save and group removal (every mail from a new
         # sender pays for this).
         group, _ = Group.objects.get_or_create(name=ROLE_GROUP_NAMES[role])
-        user.groups.add(group)
+        with audit.quiet():
+            user.groups.add(group)
         return user
 
 

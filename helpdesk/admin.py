@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.accounts import user_set_role
-from helpdesk.models import SatisfactionRating, User
+from helpdesk.models import AuditEntry, SatisfactionRating, User
 
 
 class UserCreationForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -124,3 +124,24 @@ class SatisfactionRatingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ("score",)
     search_fields = ("ticket__reference", "comment")
     readonly_fields = ("ticket", "user", "score", "comment", "created_at")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Read-only: an audit log nobody can edit or delete from the panel
+    (entries go after HELPDESK_AUDIT_DAYS, by `prune_audit`)."""
+
+    list_display = ("at", "action", "actor_email", "ip", "object_type", "object_repr")
+    list_filter = ("action", "object_type", ("at", admin.DateFieldListFilter))
+    search_fields = ("actor_email", "ip", "object_repr", "detail")
+    date_hierarchy = "at"
+    list_select_related = ("actor",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

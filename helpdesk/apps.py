@@ -10,13 +10,14 @@ class HelpdeskConfig(AppConfig):
     verbose_name = _("Helpdesk")
 
     def ready(self) -> None:
-        from helpdesk import checks, health  # noqa: F401  (checks registers the system checks)
+        from helpdesk import audit, checks, health  # noqa: F401  (checks: the system checks)
         from helpdesk.accounts import ensure_role_groups
         from helpdesk.drafts import clear_sent_draft
         from helpdesk.notifications import notify_on_ticket_change
         from helpdesk.ops import probes
         from tickets import events
 
+        audit.connect()
         events.subscribe(notify_on_ticket_change)
         events.subscribe(clear_sent_draft)
         health.register("migrations", probes.migrations_probe)

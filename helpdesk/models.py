@@ -325,3 +325,52 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class AuditEntry(models.Model):
+    """A security-relevant action outside tickets (helpdesk.audit): sign-ins
+    and failures, changes to accounts, roles, groups and permissions, to
+    mailboxes, routing, webhooks and API tokens, exports, deletions and
+    quarantine releases. Ticket changes have their own trail (TicketEvent).
+    Written once, never edited; pruned after HELPDESK_AUDIT_DAYS."""
+
+    class Action(models.TextChoices):
+        LOGIN = "login", _("Signed in")
+        LOGIN_FAILED = "login_failed", _("Failed sign-in")
+        LOGOUT = "logout", _("Signed out")
+        CREATED = "created", _("Created")
+        CHANGED = "changed", _("Changed")
+        DELETED = "deleted", _("Deleted")
+        PERMISSIONS = "permissions", _("Groups or permissions changed")
+        TOKEN_CREATED = "token_created", _("API token created")
+        TOKEN_REVOKED = "token_revoked", _("API token revoked")
+        EXPORT = "export", _("Data exported")
+        QUARANTINE = "quarantine", _("Quarantined mail released")
+
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(
+        "User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    # Kept as text too: the account may be deleted later, and a failed
+    # sign-in has only the address that was typed.
+    actor_email = models.CharField(_("actor's address"), max_length=254, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    object_type = models.CharField(_("object type"), max_length=100, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    object_repr = models.CharField(_("object"), max_length=200, blank=True)
+    detail = models.TextField(_("detail"), blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-at", "-id"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        indexes: ClassVar = [models.Index(fields=["action", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"

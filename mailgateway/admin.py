@@ -16,9 +16,11 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
+from helpdesk.audit import audit_record
+from helpdesk.models import AuditEntry
 from mailgateway import store
 from mailgateway.errors import InboundError
 from mailgateway.ingest import Vouch, reprocess
@@ -26,6 +28,14 @@ from mailgateway.models import InboundMessage
 from mailgateway.verdicts import summary
 from tickets import services
 from tickets.models import Ticket
+
+
+def _audit(what: str) -> None:
+    audit_record(
+        action=AuditEntry.Action.QUARANTINE,
+        object_type="mailgateway.inboundmessage",
+        object_repr=what,
+    )
 
 
 class MoveForm(forms.Form):
@@ -174,6 +184,7 @@ class InboundMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 return
             results[outcome] = results.get(outcome, 0) + 1
         summary = ", ".join(f"{k}: {v}" for k, v in sorted(results.items())) or "-"
+        _audit(gettext("Re-processed: %(summary)s") % {"summary": summary})
         self.message_user(request, _("Re-processed: %(summary)s") % {"summary": summary})
 
     def _held(self, queryset: QuerySet[InboundMessage]) -> list[InboundMessage]:
@@ -193,6 +204,7 @@ class InboundMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 return
             results[outcome] = results.get(outcome, 0) + 1
         summary = ", ".join(f"{k}: {v}" for k, v in sorted(results.items())) or "-"
+        _audit(gettext("Released: %(summary)s") % {"summary": summary})
         self.message_user(request, _("Released: %(summary)s") % {"summary": summary})
 
     @admin.action(

@@ -153,12 +153,25 @@ def _hold_peer(item: OutboxItem, until: datetime) -> None:
 
 
 def _record(item: OutboxItem, result: str, code: int | None, detail: str, started: float) -> None:
+    took = int((time.monotonic() - started) * 1000)
+    status_code = code if code and 0 < code < 1000 else None
     DeliveryAttempt.objects.create(
-        item=item,
-        result=result,
-        status_code=code if code and 0 < code < 1000 else None,
-        detail=detail[:500],
-        duration_ms=int((time.monotonic() - started) * 1000),
+        item=item, result=result, status_code=status_code, detail=detail[:500], duration_ms=took
+    )
+    log.info(
+        "delivery %s %s",
+        item.pk,
+        result,
+        extra={
+            "event": "outbox.attempt",
+            "item": item.pk,
+            "kind": item.kind,
+            "notice": item.event,
+            "attempt": item.attempts,
+            "result": result,
+            "code": status_code,
+            "ms": took,
+        },
     )
 
 

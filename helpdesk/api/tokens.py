@@ -10,6 +10,8 @@ from typing import Any
 from django.utils import timezone
 
 from helpdesk.api.models import ApiToken
+from helpdesk.audit import audit_record
+from helpdesk.models import AuditEntry
 
 # last_used_at is written at most this often per token: not a write per request.
 TOUCH_EVERY = datetime.timedelta(minutes=1)
@@ -32,6 +34,7 @@ def token_create(
         prefix=secret[len(PREFIX) : len(PREFIX) + 8],
         expires_at=expires_at,
     )
+    audit_record(action=AuditEntry.Action.TOKEN_CREATED, obj=token, actor_email=user.email)
     return token, secret
 
 
@@ -55,3 +58,4 @@ def token_revoke(*, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        audit_record(action=AuditEntry.Action.TOKEN_REVOKED, obj=token)

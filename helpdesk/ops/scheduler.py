@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from io import StringIO
+from time import monotonic
 
 from django.conf import settings
 from django.core.management import call_command, get_commands
@@ -77,6 +78,7 @@ def default_jobs() -> list[Job]:
         Job("cleanup_attachments", "cleanup_attachments", at=time(3, 45)),
         Job("prune_outbox", "prune_outbox", ("--days", "90"), at=time(4, 30), weekday=6),
         Job("prune_notifications", "prune_notifications", at=time(4, 35), weekday=6),
+        Job("prune_audit", "prune_audit", at=time(4, 45), weekday=6),
     ]
 
 
@@ -109,6 +111,7 @@ def run_job(job: Job, *, run: Callable[..., object] = call_command) -> bool:
     """Run the job's command; record how it ended. True when it succeeded."""
     out = StringIO()
     error = ""
+    started = monotonic()
     try:
         run(job.command, *job.args, stdout=out, stderr=out)
     except (Exception, SystemExit) as exc:
@@ -117,6 +120,17 @@ def run_job(job: Job, *, run: Callable[..., object] = call_command) -> bool:
     else:
         if out.getvalue().strip():
             log.info("scheduled job %s: %s", job.name, out.getvalue().strip()[:2000])
+    log.info(
+        "scheduled job %s %s",
+        job.name,
+        "failed" if error else "done",
+        extra={
+            "event": "job.run",
+            "job": job.name,
+            "ok": not error,
+            "ms": int((monotonic() - started) * 1000),
+        },
+    )
     JobRun.objects.filter(name=job.name).update(
         last_finished_at=timezone.now(),
         last_ok=not error,

@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from helpdesk import reports
-from helpdesk.models import SatisfactionRating
+from helpdesk.audit import audit_record
+from helpdesk.models import AuditEntry, SatisfactionRating
 from helpdesk.report_forms import ReportFilterForm
 from helpdesk.resolution import satisfaction_summary
 from tickets import access, metrics
@@ -55,6 +56,12 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+    audit_record(
+        action=AuditEntry.Action.EXPORT,
+        object_type="reports",
+        object_repr=name,
+        detail=request.GET.urlencode()[:500],
     )
     writer = csv.writer(response)
     writer.writerow(["section", "key", "metric", "value"])

@@ -10,6 +10,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from helpdesk.audit import audit_record
+from helpdesk.models import AuditEntry
 from helpdesk.ops.system import system_overview
 from helpdesk.roles import is_admin
 from mailgateway.errors import InboundError
@@ -68,5 +70,11 @@ def system_reprocess_quarantine(request: HttpRequest) -> HttpResponse:
             break
         results[outcome] = results.get(outcome, 0) + 1
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(results.items())) or "-"
+    if results:
+        audit_record(
+            action=AuditEntry.Action.QUARANTINE,
+            object_type="mailgateway.inboundmessage",
+            object_repr=_("Re-processed: %(summary)s") % {"summary": summary},
+        )
     messages.success(request, _("Re-processed: %(summary)s") % {"summary": summary})
     return redirect("system")

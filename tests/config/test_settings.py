@@ -63,13 +63,16 @@ def test_it_uses_database_url(tmp_path: Path) -> None:
     assert name in url
 
 
-@pytest.mark.parametrize(("name", "value"), [("DEBUG", "maybe"), ("EMAIL_PORT", "twenty-five")])
+@pytest.mark.parametrize(
+    ("name", "value"), [("DEBUG", "maybe"), ("EMAIL_PORT", "twenty-five"), ("LOG_FORMAT", "xml")]
+)
 def test_a_bad_value_is_a_startup_error_naming_the_variable(
     tmp_path: Path, name: str, value: str
 ) -> None:
     result = _manage("check", env={"HELPDESK_DATA_DIR": str(tmp_path), name: value})
     assert result.returncode != 0
     assert name in result.stderr and value in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_secret_key_file_is_kept_across_starts(tmp_path: Path) -> None:
