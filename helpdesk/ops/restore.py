@@ -99,6 +99,7 @@ def restore_backup(
         tar = tarfile.open(archive, "r:gz")  # noqa: SIM115  (closed by the with below)
     except (tarfile.TarError, OSError) as exc:
         raise BackupError(f"{archive} is not a helpdesk backup: {exc}") from None
+    Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
     with tar, tempfile.TemporaryDirectory(dir=settings.DATA_DIR, prefix=".restore-") as tmp:
         members = _safe_members(tar)
         try:
@@ -302,7 +303,7 @@ def _restore_files(
     restored = sum(kinds.values())
     if restored != manifest["files"]:
         raise BackupError(f"Restored {restored} files; the manifest lists {manifest['files']}.")
-    what = ", ".join(f"{count} {names.get(kind, kind)}" for kind, count in kinds.items())
+    what = ", ".join(f"{names.get(kind, kind)} {count}" for kind, count in kinds.items())
     if sums_path is None:
         report(f"Files: {restored} restored ({what}); this backup's format has no checksums.")
     else:

@@ -1,6 +1,11 @@
+import io
+import json
 import os
 import subprocess
 import sys
+import tarfile
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +13,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.utils import timezone
 
+from helpdesk.ops.rotation import Archive, rotate, to_keep
 from tests.conftest import require_program
 from tickets import services
 from tickets.models import Ticket
@@ -75,3 +82,126 @@ def test_commands_explain_themselves() -> None:
             timeout=60,
         )
         assert result.returncode == 0 and len(result.stdout) > 200, name
+
+
+def _rewrite(archive: Path, change: Callable[[str, bytes], bytes]) -> None:
+    """Rewrite archive with change(name, data) applied to each member's bytes."""
+    with tarfile.open(archive, "r:gz") as tar:
+        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()]  # type: ignore[union-attr]
+    with tarfile.open(archive, "w:gz") as tar:
+        for member, data in members:
+            data = change(member.name, data)
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_restore_checks_rows_and_files_against_the_manifest(
+    tmp_path: Path, settings: Any, customer: Any, capsys: Any
+) -> None:
+    if connection.vendor == "postgresql":
+        require_program("pg_dump")
+    settings.DATA_DIR = tmp_path / "data"
+    services.ticket_create(
+        requester=customer,
+        subject="Checked",
+        body="b",
+        attachments=[NewAttachment(name="a.txt", content_type="text/plain", content=b"abc")],
+    )
+    call_command("backup", "--dir", str(tmp_path / "backups"))
+    archive = Path(capsys.readouterr().out.split()[0])
+    with tarfile.open(archive, "r:gz") as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    assert manifest["tables"]["tickets.ticket"]["rows"] == 1
+    assert manifest["tables"]["tickets.message"]["rows"] == 1
+
+    call_command("restore", str(archive), "--force")
+    out = capsys.readouterr().out
+    assert f"{manifest['rows']} rows; every count and content checksum matches" in out
+    assert "Files: 1 restored (attachments 1, raw mails 0); every sha256 matches" in out
+    assert "Reference counters:" in out and "none behind its tickets" in out
+
+    # A file whose bytes changed in the archive (same size): caught by its sha256.
+    good = archive.read_bytes()
+    _rewrite(archive, lambda name, data: b"abd" if name.startswith("files/media/") else data)
+    with pytest.raises(CommandError, match=r"1 restored files differ from files\.sha256"):
+        call_command("restore", str(archive), "--force")
+
+    # A table with fewer rows than the manifest lists: caught by the count.
+    archive.write_bytes(good)
+
+    def one_more_ticket(name: str, data: bytes) -> bytes:
+        if name != "manifest.json":
+            return data
+        changed = json.loads(data)
+        changed["tables"]["tickets.ticket"]["rows"] = 2
+        return json.dumps(changed).encode()
+
+    _rewrite(archive, one_more_ticket)
+    with pytest.raises(CommandError, match=r"tickets\.ticket has 1 rows of 2"):
+        call_command("restore", str(archive), "--force")
+
+
+def _archives(*stamps: str) -> list[Archive]:
+    return [
+        Archive(Path(f"helpdesk-backup-{stamp}.tar.gz"), datetime.strptime(stamp, "%Y%m%d-%H%M%S"))
+        for stamp in stamps
+    ]
+
+
+def test_rotation_keeps_the_newest_of_each_recent_day_and_week() -> None:
+    found = _archives(
+        "20260302-031500",  # Monday, ISO week 10
+        "20260302-010000",  # the same day, older
+        "20260301-031500",  # Sunday, week 9
+        "20260228-031500",  # Saturday, week 9
+        "20260223-031500",  # Monday, week 9
+        "20260222-031500",  # Sunday, week 8
+        "20260216-031500",  # Monday, week 8
+        "20260209-031500",  # week 7
+        "20260110-031500",  # week 2
+    )
+    kept = {a.path.name[16:31] for a in found if a.path in to_keep(found, daily=3, weekly=3)}
+    # Days: 2 March, 1 March, 28 February. Weeks: 10 (2 March), 9 (1 March), 8 (22 February).
+    assert kept == {"20260302-031500", "20260301-031500", "20260228-031500", "20260222-031500"}
+    # The newest archive is kept whatever the counts.
+    assert {a.path for a in found} & to_keep(found, daily=0, weekly=0) == {found[0].path}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_backup_rotates_older_archives_after_it_succeeded(
+    tmp_path: Path, settings: Any, capsys: Any
+) -> None:
+    if connection.vendor == "postgresql":
+        require_program("pg_dump")
+    settings.DATA_DIR = tmp_path / "data"
+    settings.HELPDESK_BACKUP_KEEP_DAILY = 2
+    settings.HELPDESK_BACKUP_KEEP_WEEKLY = 0
+    directory = tmp_path / "backups"
+    directory.mkdir()
+    now = timezone.now()
+    yesterday, older = now - timedelta(days=1), now - timedelta(days=2)
+    made_up = {
+        "yesterday_late": yesterday.replace(hour=23, minute=0),
+        "yesterday_early": yesterday.replace(hour=1, minute=0),
+        "before": older,
+        "last_month": now - timedelta(days=30),
+    }
+    paths = {}
+    for key, when in made_up.items():
+        paths[key] = directory / f"helpdesk-backup-{when:%Y%m%d-%H%M%S}.tar.gz"
+        paths[key].write_bytes(b"an old archive")
+    others = [directory / "notes.txt", directory / "helpdesk-backup-manual.tar.gz"]
+    for path in others:
+        path.write_text("not ours to delete")
+
+    call_command("backup", "--dir", str(directory))
+    new = Path(capsys.readouterr().out.split()[0])
+    assert new.exists() and paths["yesterday_late"].exists()
+    assert not any(paths[key].exists() for key in ("yesterday_early", "before", "last_month"))
+    assert all(path.exists() for path in others)
+
+    # Both counts 0: rotation is off, nothing more is deleted.
+    settings.HELPDESK_BACKUP_KEEP_DAILY = settings.HELPDESK_BACKUP_KEEP_WEEKLY = 0
+    assert rotate(directory, daily=0, weekly=0) == []
+    assert new.exists() and paths["yesterday_late"].exists()
