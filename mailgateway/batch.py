@@ -54,6 +54,7 @@ from mailgateway.ingest import (
     _pipeline,
     after_quarantine,
     ingest_raw_email,
+    log_ingested,
     max_message_bytes,
     quarantine_fields,
     row_fields,
@@ -318,6 +319,7 @@ def write(
     rows: dict[int, InboundMessage] = {}
     processed: dict[int, IngestResult | Exception] = {}
     committed = False
+    started = time.monotonic()
     try:
         store.sync_dirs(s.raw_path for s in mails.values())
         fresh = _first_deliveries(mails)
@@ -340,13 +342,14 @@ def write(
         _discard_files(staged)
     if not committed:
         rows.clear()
+    took = int((time.monotonic() - started) * 1000)  # the batch's, shared by its mails
     for i, row in rows.items():
         result = processed[i]
         if isinstance(result, Exception):
             after_quarantine(row, result)
             outcomes[i] = IngestResult(InboundMessage.Outcome.QUARANTINED, None, row.pk)
         else:
-            log.info("inbound %s %s %s", row.pk, result.outcome, result.reference or "-")
+            log_ingested(row, result.outcome, result.reference, took, batch=len(raws))
             outcomes[i] = dataclasses.replace(result, inbound_id=row.pk)
     return [
         outcome if outcome is not None else _one(raw, env)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import time
 import traceback
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -100,6 +101,7 @@ def ingest_raw_email(
     """
     if door not in InboundMessage.Door.values:
         raise ValueError(f"unknown door {door!r}")
+    started = time.monotonic()
     if len(raw) > max_message_bytes():
         raise InboundRejected(
             "message too large", smtp_code="552 5.3.4 Message too big", exit_code=65
@@ -117,8 +119,10 @@ def ingest_raw_email(
             # database failure after the store): this retry finishes the job.
             result = process(duplicate_of, raw)
             return IngestResult(Outcome.DUPLICATE, result.reference, row.pk)
-        log.info("inbound %s duplicate of %s", row.pk, duplicate_of.pk)
-        return IngestResult(Outcome.DUPLICATE, _reference(duplicate_of), row.pk)
+        reference = _reference(duplicate_of)
+        took = int((time.monotonic() - started) * 1000)
+        log_ingested(row, Outcome.DUPLICATE, reference, took, duplicate_of=duplicate_of.pk)
+        return IngestResult(Outcome.DUPLICATE, reference, row.pk)
     return process(row, raw)
 
 
@@ -195,6 +199,7 @@ def process(
     meantime, and that door finishes a pending row it finds; the re-read makes
     exactly one of them process it.
     """
+    started = time.monotonic()
     if raw is None:
         try:
             raw = store.read_raw(row.raw_path)
@@ -207,7 +212,9 @@ def process(
             if working.outcome != Outcome.PENDING:
                 return IngestResult(working.outcome, _reference(working), working.pk)
             result = _pipeline(working, prepare(raw), vouch=vouch)
-        log.info("inbound %s %s %s", row.pk, result.outcome, result.reference or "-")
+        log_ingested(
+            row, result.outcome, result.reference, int((time.monotonic() - started) * 1000)
+        )
         return result
     except (OperationalError, InterfaceError) as exc:
         return _database_failed(row, exc)
@@ -243,6 +250,27 @@ def quarantine_fields(row: InboundMessage, exc: BaseException) -> dict[str, Any]
         "ticket": None,
         "entry": None,
     }
+
+
+def log_ingested(
+    row: InboundMessage, outcome: str, reference: str | None, ms: int, **more: Any
+) -> None:
+    """The one log event per mail that reached an outcome (config.logs)."""
+    log.info(
+        "inbound %s %s %s",
+        row.pk,
+        outcome,
+        reference or "-",
+        extra={
+            "event": "mail.ingested",
+            "inbound": row.pk,
+            "door": row.door,
+            "outcome": str(outcome),
+            "reference": reference,
+            "ms": ms,
+            **more,
+        },
+    )
 
 
 def after_quarantine(row: InboundMessage, exc: BaseException) -> None:

@@ -135,3 +135,19 @@ def test_log_lines_are_json_with_their_fields_and_never_a_secret() -> None:
         assert secret not in line
     plain = PlainFormatter().format(record)
     assert "door=imap outcome=created" in plain and "hunter2" not in plain
+
+
+def test_every_ingested_mail_is_one_log_event(db: Any, caplog: Any) -> None:
+    from mailgateway.ingest import ingest_raw_email
+    from tests.mailgateway.conftest import make_mail
+
+    raw = make_mail(subject="Impressora parada")
+    with caplog.at_level(logging.INFO, logger="mailgateway"):
+        first = ingest_raw_email(raw, door="pipe")
+        ingest_raw_email(raw, door="smtp")
+    events = [r.__dict__ for r in caplog.records if getattr(r, "event", "") == "mail.ingested"]
+    assert [(e["door"], e["outcome"], e["reference"]) for e in events] == [
+        ("pipe", "created", first.reference),
+        ("smtp", "duplicate", first.reference),
+    ]
+    assert all(isinstance(e["ms"], int) and e["ms"] >= 0 for e in events)
