@@ -21,7 +21,9 @@ from mailgateway.sanitize import fill_inline_images
 # anything else) is never shown inline: an SVG opened from our origin is a
 # document that runs script.
 RASTER_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
-MESSAGE_TYPES = frozenset({"message/rfc822"})
+MESSAGE_TYPES = frozenset({"message/rfc822", "application/vnd.ms-outlook"})
+# Clients attach mails under generic types too; the name tells then.
+GENERIC_TYPES = frozenset({"application/octet-stream", "text/plain", "application/x-msg", ""})
 
 _DATA_CID = re.compile(r'\bdata-cid="([^"]*)"')
 # Serialised by the sanitiser with double quotes and &quot; inside values, so
@@ -52,12 +54,11 @@ def is_raster(attachment: Any) -> bool:
 
 
 def is_attached_mail(attachment: Any) -> bool:
-    """An attached mail we can show nested: message/rfc822, or an .eml file
-    sent under a generic type (many clients attach it as octet-stream)."""
+    """An attached mail we can show nested: message/rfc822, an Outlook .msg
+    (application/vnd.ms-outlook), or either sent under a generic type."""
     kind = declared_type(attachment.content_type)
     return kind in MESSAGE_TYPES or (
-        kind in {"application/octet-stream", "text/plain", ""}
-        and attachment.original_name.lower().endswith(".eml")
+        kind in GENERIC_TYPES and attachment.original_name.lower().endswith((".eml", ".msg"))
     )
 
 
@@ -153,17 +154,43 @@ class NestedMail:
 
 
 def _addresses(addresses: Iterable[Any]) -> str:
-    return ", ".join(f"{a.name} <{a.email}>" if a.name else a.email for a in addresses if a.email)
+    return ", ".join(_address(a) for a in addresses if a.email)
+
+
+def _address(a: Any) -> str:
+    return f"{a.name} <{a.email}>" if a.name and a.email else a.email or a.name
+
+
+def read_attached(raw: bytes) -> Any:
+    """An attached mail's parts (mailgateway.outlook_msg.AttachedMail): an
+    Outlook .msg by its OLE2 signature, else an RFC 5322 mail read by the
+    gateway's own parser. Raises what they raise on unreadable bytes."""
+    from mailgateway.outlook_msg import AttachedMail, is_msg, read_msg
+    from mailgateway.parse import Address, parse_email
+
+    if is_msg(raw):
+        return read_msg(raw)
+    mail = parse_email(raw)
+    sender = mail.from_ or (Address(mail.from_display, "") if mail.from_display else None)
+    return AttachedMail(
+        subject=mail.subject,
+        sender=sender,
+        to=mail.to,
+        cc=mail.cc,
+        date=mail.date,
+        text=mail.text,
+        html=mail.html,
+        attachments=mail.attachments,
+    )
 
 
 def parse_nested(raw: bytes, *, part_url: Any) -> NestedMail:
-    """raw (an attached RFC 5322 mail) read by the gateway's own parser and
+    """raw (an attached .eml or .msg) read with the gateway's parser and
     sanitiser; part_url(index) is where its part number index is served.
-    Raises what parsing raises (the caller shows the file as a download)."""
-    from mailgateway.parse import parse_email
+    Raises what reading raises (the caller shows the file as a download)."""
     from mailgateway.sanitize import SanitizeError, html_to_text, sanitize_html
 
-    mail = parse_email(raw)
+    mail = read_attached(raw)
     html = ""
     if mail.html:
         try:
@@ -177,12 +204,9 @@ def parse_nested(raw: bytes, *, part_url: Any) -> NestedMail:
     }
     html = fill_inline_images(html, sources)
     shown = cids_in(html) & set(sources)
-    sender = mail.from_ or None
     return NestedMail(
         subject=mail.subject,
-        sender=(f"{sender.name} <{sender.email}>" if sender.name else sender.email)
-        if sender
-        else mail.from_display,
+        sender=_address(mail.sender) if mail.sender else "",
         to=_addresses(mail.to),
         cc=_addresses(mail.cc),
         date=mail.date,

@@ -72,8 +72,8 @@ def message_html(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
 @require_GET
 @xframe_options_sameorigin
 def attachment_message(request: HttpRequest, pk: int) -> HttpResponse:
-    """An attached mail (.eml, message/rfc822) as a nested message: its
-    headers, its text and its own files, read by the gateway's parser."""
+    """An attached mail (.eml, message/rfc822, or an Outlook .msg) as a
+    nested message: its headers, its text and its own files."""
     attachment = visible_attachment(request, pk)
     raw = _attached_mail(attachment)
 
@@ -95,11 +95,9 @@ def attachment_message(request: HttpRequest, pk: int) -> HttpResponse:
 def attachment_part(request: HttpRequest, pk: int, index: int) -> HttpResponse:
     """One file of an attached mail: a raster image inline (its pasted
     screenshots), anything else as a download, like the files of the thread."""
-    from mailgateway.parse import parse_email
-
     attachment = visible_attachment(request, pk)
     try:
-        parts = parse_email(_attached_mail(attachment)).attachments
+        parts = mail_display.read_attached(_attached_mail(attachment)).attachments
     except Exception:
         raise Http404 from None
     if not 0 <= index < len(parts):
