@@ -47,7 +47,9 @@
     img.alt = link.getAttribute("data-name") || "";
     viewer.querySelector(".image-viewer-title").textContent = link.getAttribute("data-name") || "";
     viewer.querySelector(".image-viewer-download").href = link.getAttribute("data-download");
-    viewer.setAttribute("data-current", String(thumbs().indexOf(link)));
+    var all = thumbs();
+    viewer.setAttribute("data-current", String(all.indexOf(link)));
+    viewer.querySelector(".image-viewer-hint").hidden = all.length < 2;
     window.bootstrap.Modal.getOrCreateInstance(viewer).show();
     return true;
   }
