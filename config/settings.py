@@ -4,6 +4,7 @@ The embedded default needs no environment at all: SQLite and files under
 HELPDESK_DATA_DIR (./var), the embedded SMTP listener and the database worker.
 """
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -180,7 +181,7 @@ STATIC_ROOT = DATA_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns about a missing folder
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
@@ -191,6 +192,45 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+
+# Several machines: attachments and the raw-mail archive (under raw/) in one
+# bucket of any S3-compatible object store (config.objectstore, the `s3`
+# extra). Credentials are AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or their
+# _FILE), else boto3's usual chain (instance role, ~/.aws). Downloads are
+# presigned URLs valid HELPDESK_S3_URL_EXPIRE seconds, handed out only after
+# the access checks.
+HELPDESK_S3_BUCKET = env("HELPDESK_S3_BUCKET")
+HELPDESK_S3_ENDPOINT_URL = env("HELPDESK_S3_ENDPOINT_URL")
+HELPDESK_S3_OPTIONS: dict[str, Any] = {}
+if HELPDESK_S3_BUCKET:
+    if importlib.util.find_spec("storages") is None:
+        raise ImproperlyConfigured(
+            "HELPDESK_S3_BUCKET is set but django-storages is not installed: "
+            "pip install -c constraints.txt -e '.[s3]'"
+        )
+    HELPDESK_S3_OPTIONS = {
+        "bucket_name": HELPDESK_S3_BUCKET,
+        "endpoint_url": HELPDESK_S3_ENDPOINT_URL or None,
+        "region_name": env("AWS_S3_REGION_NAME") or env("AWS_DEFAULT_REGION") or None,
+        "access_key": env("AWS_ACCESS_KEY_ID") or None,
+        "secret_key": env("AWS_SECRET_ACCESS_KEY") or None,
+        "security_token": env("AWS_SESSION_TOKEN") or None,
+        # MinIO, Ceph, Garage and most self-hosted stores want path-style
+        # addressing; AWS itself takes either.
+        "addressing_style": env(
+            "AWS_S3_ADDRESSING_STYLE", "path" if HELPDESK_S3_ENDPOINT_URL else "auto"
+        ),
+        "querystring_auth": True,
+        "querystring_expire": envint("HELPDESK_S3_URL_EXPIRE", 300),
+        # Names are server-chosen uuids (tickets.models.attachment_path): no
+        # collision to look for, so no HEAD request before each upload.
+        "file_overwrite": True,
+        "default_acl": None,  # private objects, whatever the bucket's default
+    }
+    STORAGES["default"] = {
+        "BACKEND": "config.s3.ObjectStorage",
+        "OPTIONS": HELPDESK_S3_OPTIONS,
+    }
 
 # The background worker (Django Tasks with the database backend).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

@@ -154,7 +154,7 @@ class InboundMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if not obj.raw_path:
             raise Http404
         try:
-            handle = (store.raw_root() / obj.raw_path).open("rb")
+            handle = store.open_raw(obj.raw_path)
         except OSError:
             raise Http404 from None
         # Always a download, never rendered: the bytes are attacker-controlled.

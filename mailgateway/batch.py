@@ -44,11 +44,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, transaction
 
 from mailgateway import store
 from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.ingest import (
+    TRANSIENT,
     IngestResult,
     Senders,
     _pipeline,
@@ -398,7 +399,7 @@ def _process(
             # raises what it raised, and the mail is quarantined with it.
             mail = prepared.restored() if prepared else prepare(store.read_raw(row.raw_path))
             return _pipeline(row, mail, senders)
-    except (OperationalError, InterfaceError):
+    except TRANSIENT:
         raise  # the whole batch rolls back and goes per mail
     except Exception as exc:
         hold.rollback(checkpoint)

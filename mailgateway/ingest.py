@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+from config.objectstore import ObjectStoreError
 from helpdesk.accounts import customer_get_or_create
 from helpdesk.models import User
 from mailgateway import filters, store
@@ -51,6 +52,11 @@ MAX_CCS = 50
 # A database error in processing is retried through the sender this many
 # times; after that the mail is quarantined instead of deferred forever.
 MAX_ATTEMPTS = 3
+# Failures worth a retry rather than the quarantine: the database, and the
+# object store refusing an attachment (the mail's raw bytes and its pending
+# row are kept; the sender's retry finishes it). A full local disk stays a
+# quarantine, as it always was.
+TRANSIENT = (OperationalError, InterfaceError, ObjectStoreError)
 
 
 @dataclass(frozen=True)
@@ -216,7 +222,7 @@ def process(
             row, result.outcome, result.reference, int((time.monotonic() - started) * 1000)
         )
         return result
-    except (OperationalError, InterfaceError) as exc:
+    except TRANSIENT as exc:
         return _database_failed(row, exc)
     except Exception as exc:
         # working carries what the pipeline learnt before failing (sender,
@@ -233,7 +239,7 @@ def _database_failed(row: InboundMessage, exc: Exception) -> IngestResult:
     if attempts >= MAX_ATTEMPTS:
         return _quarantine(row, exc)
     log.warning("inbound %s left pending: %s: %s", row.pk, type(exc).__name__, exc)
-    raise InboundError(f"database error while processing: {type(exc).__name__}") from exc
+    raise InboundError(f"transient error while processing: {type(exc).__name__}") from exc
 
 
 def quarantine_fields(row: InboundMessage, exc: BaseException) -> dict[str, Any]:

@@ -6,6 +6,12 @@ directory (the rename itself lives in the directory). Only then is the row
 inserted and committed. Measured on this machine: 0.5 ms per mail for both
 fsyncs, small beside the database commit, so files beat BLOBs in the
 database (which would bloat SQLite's WAL and every backup by the mail volume).
+
+With HELPDESK_S3_BUCKET the archive is the bucket's raw/ prefix instead
+(config.objectstore), under the same relative names: write_raw returns only
+once the store confirmed the PUT, and raises an OSError (ObjectStoreError)
+when it did not, so the door answers "retry" as for a failed fsync. There is
+no directory entry to sync there: sync_dirs does nothing.
 """
 
 from __future__ import annotations
@@ -14,9 +20,13 @@ import os
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.utils import timezone
+
+from config import objectstore
 
 
 def raw_root() -> Path:
@@ -53,6 +63,8 @@ def write_raw(raw: bytes, root: Path | None = None, *, sync_dir: bool = True) ->
     sync_dirs() before relying on the file (a batch syncs its directory once)."""
     now = timezone.now()
     relative = f"{now:%Y/%m/%d}/{uuid.uuid4().hex}.eml"
+    if objectstore.configured():
+        return str(objectstore.raw_storage().save(relative, ContentFile(raw)))
     final = (root or raw_root()) / relative
     _ensure_dir(final.parent)
     temp = final.with_suffix(".tmp")
@@ -76,14 +88,31 @@ def write_raw(raw: bytes, root: Path | None = None, *, sync_dir: bool = True) ->
 
 def sync_dirs(relatives: Iterable[str]) -> None:
     """Make the directory entries of files written with sync_dir=False durable."""
+    if objectstore.configured():
+        return
     for parent in {(raw_root() / r).parent for r in relatives if r}:
         _fsync_dir(parent)
 
 
 def read_raw(relative: str) -> bytes:
+    if objectstore.configured():
+        return objectstore.raw_storage().read(relative)
     return (raw_root() / relative).read_bytes()
 
 
+def open_raw(relative: str) -> BinaryIO:
+    """The stored mail as a binary file to stream from (FileNotFoundError
+    when it is gone)."""
+    if objectstore.configured():
+        handle: BinaryIO = objectstore.raw_storage().open(relative, "rb")
+        return handle
+    return (raw_root() / relative).open("rb")
+
+
 def delete_raw(relative: str) -> None:
-    if relative:
+    if not relative:
+        return
+    if objectstore.configured():
+        objectstore.raw_storage().delete(relative)
+    else:
         (raw_root() / relative).unlink(missing_ok=True)
