@@ -137,6 +137,10 @@ def add_nav_item(
     _nav[name] = NavItem(label, url_name, frozenset(str(r) for r in roles))
 
 
+def remove_nav_item(name: str) -> None:
+    _nav.pop(name, None)
+
+
 def add_api_routes(label: str, urlpatterns: Patterns) -> None:
     """Serve API views (DRF) under /api/v1/plugins/<label>/, in the URL
     namespace api:<label>. They get the API's authentication (tokens,

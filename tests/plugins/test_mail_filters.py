@@ -21,6 +21,7 @@ from mailgateway.filters import FilterResult, IncomingMail
 from mailgateway.ingest import ingest_raw_email, reprocess
 from mailgateway.models import InboundMessage
 from tests.mailgateway.conftest import make_mail
+from tests.mailgateway.test_pipe import run
 from tests.mailgateway.test_smtp import _listener, send
 from tickets.models import Team, Ticket
 from tickets.routing import routed_by_label
@@ -247,3 +248,27 @@ def test_a_filter_sees_how_the_mail_came(db: Any, extra_filter: AddFilter) -> No
     )
     assert incoming.envelope_rcpts == ("support@example.com",)
     assert incoming.envelope_from == "bounces@acme.com"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pipe_command_of_a_deployment_with_the_plugin_reports_the_drop(
+    tmp_path: Path, _mail_settings: Path, billing: Team
+) -> None:
+    dropped, routed = tmp_path / "promo.eml", tmp_path / "bia.eml"
+    dropped.write_bytes(make_mail(sender="promo@spam.example", subject="Oferta"))
+    routed.write_bytes(make_mail(sender="bia@acme.com", subject="Boleto"))
+    proc = run(
+        [str(dropped), str(routed)],
+        _mail_settings,
+        # The production settings, configured the way the plugin's README says.
+        DJANGO_SETTINGS_MODULE="config.settings",
+        HELPDESK_PLUGINS="plugins.domain_routing",
+        DOMAIN_ROUTING="acme.com=Billing:acme,spam.example=drop",
+    )
+    assert proc.returncode == 0, proc.stderr
+    ticket = Ticket.objects.get()
+    assert proc.stdout.decode().splitlines() == [
+        f"{dropped} discarded -",
+        f"{routed} created {ticket.reference}",
+    ]
+    assert ticket.team == billing and tags(ticket) == ["acme"]

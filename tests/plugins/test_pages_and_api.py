@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from helpdesk import plugins
 from mailgateway.ingest import ingest_raw_email
 from tests.api.conftest import token_client
 from tests.conftest import PASSWORD
@@ -107,3 +108,28 @@ def test_the_api_schema_documents_the_plugin_route(db: Any) -> None:
     schema = Client().get(reverse("api_schema"), HTTP_ACCEPT="application/json")
     assert schema.status_code == 200
     assert API.removeprefix("/api") in schema.content.decode() or API in schema.content.decode()
+
+
+def test_a_nav_entry_shows_only_to_the_roles_it_names(
+    agent: Any, manager: Any, customer: Any
+) -> None:
+    plugins.add_nav_item(
+        "test_managers_only",
+        label="Só gerentes",
+        url_name="domain_routing:index",
+        roles={"manager"},
+    )
+    try:
+        factory = RequestFactory()
+        seen = {}
+        for user in (agent, manager, customer):
+            request = factory.get("/")
+            request.user = user
+            seen[user.role] = [str(i.label) for i in plugins.nav_items(request)]
+    finally:
+        plugins.remove_nav_item("test_managers_only")
+    assert seen == {
+        "agent": ["Roteamento por domínio"],
+        "manager": ["Roteamento por domínio", "Só gerentes"],
+        "customer": [],
+    }
