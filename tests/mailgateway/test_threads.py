@@ -294,3 +294,13 @@ def test_unknown_senders_can_be_restricted_to_allowed_domains(settings: Any) -> 
     assert (
         ingest_raw_email(make_mail(sender="known@outsider.org"), door="pipe").outcome == "created"
     )
+
+
+def test_a_reference_with_undecodable_bytes_is_ignored_not_a_quarantine(db: Any) -> None:
+    # Found by tests/fuzz: a surrogate-escaped id reached the database query.
+    raw = (
+        b"From: Carla <carla@cliente.com.br>\r\nTo: support@example.com\r\n"
+        b"Subject: Pedido\r\nMessage-ID: <fuzz-1@cliente.com.br>\r\n"
+        b"References: <ok@x> <bro\xddken@x>\r\n\r\nOla\r\n"
+    )
+    assert ingest_raw_email(raw, door="pipe").outcome == "created"
