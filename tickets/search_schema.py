@@ -13,6 +13,8 @@ The statements are the ones migration 0003_search_index creates
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connections
@@ -152,6 +154,45 @@ PG_REINDEX = [
     "TRUNCATE tickets_search",
     "DO $$ BEGIN PERFORM tickets_search_rebuild(id) FROM tickets_ticket; END $$",
 ]
+
+
+# The triggers a bulk insert fires once per row: each ticket's and message's.
+_INSERT_TRIGGERS = {
+    "tickets_search_ticket_ins": "tickets_ticket",
+    "tickets_search_message_ins": "tickets_message",
+}
+
+
+@contextmanager
+def insert_triggers_off(using: str = "default") -> Iterator[None]:
+    """Inside a transaction: the search index's insert triggers off, for a
+    bulk load that calls reindex() afterwards (indexing each message as it
+    goes in and then again would be twice the work). Schema changes are
+    transactional on both engines, so a rollback brings the triggers back
+    too."""
+    connection = connections[using]
+    assert connection.in_atomic_block, "insert_triggers_off needs a transaction"
+    if connection.vendor not in ("sqlite", "postgresql"):
+        yield
+        return
+    with connection.cursor() as cursor:
+        for name, table in _INSERT_TRIGGERS.items():
+            if connection.vendor == "sqlite":
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+            else:
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {name}")
+    yield
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # ALTER TABLE refuses a table with deferred foreign key checks
+            # pending (the rows just loaded): run those checks now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        for name, table in _INSERT_TRIGGERS.items():
+            if connection.vendor == "sqlite":
+                cursor.execute(SQLITE_TRIGGERS[name])
+            else:
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {name}")
 
 
 def reindex(using: str = "default") -> int:

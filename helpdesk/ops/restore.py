@@ -185,9 +185,10 @@ def _restore_portable(
         # target as empty as it was.
         with transaction.atomic():
             portable.empty_tables(using=connection.alias)
-            portable.load(
-                rows_file, using=connection.alias, total=manifest["rows"], each_row=each_row
-            )
+            with search_schema.insert_triggers_off(connection.alias):
+                portable.load(
+                    rows_file, using=connection.alias, total=manifest["rows"], each_row=each_row
+                )
             connection.check_constraints()
             lines.append(_check_tables(manifest["tables"]))
             lines.append(_check_counters())
