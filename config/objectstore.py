@@ -53,3 +53,15 @@ def raw_storage() -> ObjectStorage:
 def ping() -> None:
     """Raise ObjectStoreError unless the bucket answers a HEAD (/healthz)."""
     raw_storage().ping()
+
+
+def download_url(storage: Any, name: str, *, disposition: str, content_type: str) -> str | None:
+    """A short-lived presigned URL for name when storage is the object
+    store, else None (a local file is streamed by the view)."""
+    if not configured():
+        return None
+    from config.s3 import ObjectStorage
+
+    if not isinstance(storage, ObjectStorage):
+        return None
+    return storage.download_url(name, disposition=disposition, content_type=content_type)

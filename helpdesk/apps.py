@@ -24,6 +24,10 @@ class HelpdeskConfig(AppConfig):
         health.register("worker", probes.worker_probe)
         health.register("scheduler", probes.scheduler_probe)
         health.register("disk", probes.disk_probe)
+        from config import objectstore
+
+        if objectstore.configured():
+            health.register("object_store", probes.object_store_probe)
 
         def _groups(sender: Any, **kwargs: Any) -> None:
             ensure_role_groups(using=kwargs.get("using", "default"))

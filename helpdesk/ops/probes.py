@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from config import objectstore
 from helpdesk.heartbeats import liveness, stale_after
 from helpdesk.models import JobRun
 
@@ -68,12 +69,28 @@ def _free_mb(path: Path) -> int:
 def disk_probe() -> dict[str, Any]:
     """Room for the next mail where raw mails, attachments and the SQLite
     database are written: below HELPDESK_DISK_MIN_FREE_MB the doors answer
-    451 soon, so say it before they do."""
+    451 soon, so say it before they do. With the object store only the data
+    dir is local (the SQLite database, the cache, backups)."""
     floor = int(getattr(settings, "HELPDESK_DISK_MIN_FREE_MB", 200))
-    places = {
-        "data": Path(settings.DATA_DIR),
-        "raw": Path(settings.HELPDESK_RAW_DIR),
-        "media": Path(settings.MEDIA_ROOT),
-    }
+    places = {"data": Path(settings.DATA_DIR)}
+    if not objectstore.configured():
+        places["raw"] = Path(settings.HELPDESK_RAW_DIR)
+        places["media"] = Path(settings.MEDIA_ROOT)
     free = {name: _free_mb(path) for name, path in places.items()}
     return {"ok": min(free.values()) >= floor, "free_mb": free, "min_free_mb": floor}
+
+
+def object_store_probe() -> dict[str, Any]:
+    """The bucket answers a HEAD with our credentials (registered only when
+    HELPDESK_S3_BUCKET is set): while it does not, every door answers
+    'retry later' and downloads fail. Names the bucket, never a credential."""
+    try:
+        objectstore.ping()
+    except objectstore.ObjectStoreError as exc:
+        cause = exc.__cause__
+        return {
+            "ok": False,
+            "bucket": settings.HELPDESK_S3_BUCKET,
+            "error": type(cause or exc).__name__,
+        }
+    return {"ok": True, "bucket": settings.HELPDESK_S3_BUCKET}
