@@ -133,22 +133,34 @@ class ObjectStorage(S3Storage):
         except (BotoCoreError, ClientError) as exc:
             raise _wrap(exc, "head", self.bucket_name) from exc
 
-    def keys(self, prefix: str) -> list[tuple[str, float]]:
-        """(name relative to this storage's location, last-modified epoch)
-        of every object under prefix."""
+    def keys(self, prefix: str) -> list[tuple[str, int, float]]:
+        """(name relative to this storage's location, size, last-modified
+        epoch) of every object under prefix."""
         root = self._normalize_name(prefix)
         base = self._normalize_name("")
         start = f"{base.rstrip('/')}/" if base else ""
-        found: list[tuple[str, float]] = []
+        found: list[tuple[str, int, float]] = []
         try:
             pages = self.connection.meta.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket_name, Prefix=root
             )
             for page in pages:
                 for entry in page.get("Contents", ()):
-                    found.append(
-                        (entry["Key"].removeprefix(start), entry["LastModified"].timestamp())
-                    )
+                    name = entry["Key"].removeprefix(start)
+                    found.append((name, int(entry["Size"]), entry["LastModified"].timestamp()))
         except (BotoCoreError, ClientError) as exc:
             raise _wrap(exc, "list", prefix) from exc
         return found
+
+    def stream(self, name: str) -> Any:
+        """The object's body as a file-like read straight from the store
+        (nothing buffered: what a backup of large files needs)."""
+        key = self._normalize_name(name)
+        try:
+            return self.connection.meta.client.get_object(Bucket=self.bucket_name, Key=key)["Body"]
+        except ClientError as exc:
+            if _missing(exc):
+                raise FileNotFoundError(name) from exc
+            raise _wrap(exc, "read", name) from exc
+        except BotoCoreError as exc:
+            raise _wrap(exc, "read", name) from exc

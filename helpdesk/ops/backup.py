@@ -8,7 +8,8 @@ Layout inside the archive:
     database.jsonl.gz       every row again, portable to the other engine (ops/portable.py),
                             read from the same snapshot as the native dump
     files/media/...         attachments
-    files/raw/...           raw inbound mails
+    files/raw/...           raw inbound mails (with HELPDESK_S3_BUCKET, both read
+                            from the object store through the storage API)
     files.sha256            the sha256 of each file above (sha256sum's format)
     manifest.json           engine, migrations, rows per table, and the sha256 of each part
 Restoring is ops/restore.py; keeping N daily and M weekly archives is ops/rotation.py.
@@ -16,6 +17,7 @@ Restoring is ops/restore.py; keeping N daily and M weekly archives is ops/rotati
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -36,6 +38,7 @@ from django.db import connection, connections, transaction
 from django.db.utils import load_backend
 from django.utils import timezone
 
+from config import objectstore
 from helpdesk.ops import portable
 
 # 2 added the portable rows, the per-table counts and the file checksums;
@@ -54,6 +57,37 @@ def _raw_root() -> Path:
 
 
 FILE_DIRS: dict[str, Callable[[], Path]] = {"media": _media_root, "raw": _raw_root}
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """A file in the object store (HELPDESK_S3_BUCKET), read through the
+    storage API: backups hold the bucket's attachments and raw mails as they
+    hold the local folders, under the same names."""
+
+    kind: str  # a FILE_DIRS key
+    name: str  # relative to that kind's root, as the rows name it
+    size: int
+    mtime: float
+
+
+def object_storage(kind: str) -> Any:
+    """The object storage holding one kind of file (a config.s3.ObjectStorage)."""
+    from django.core.files.storage import default_storage
+
+    return objectstore.raw_storage() if kind == "raw" else default_storage
+
+
+def _walk_objects() -> Iterator[tuple[StoredObject, str]]:
+    # Attachments are the default storage's keys outside raw/ (its root is
+    # the bucket's); raw mails the keys under it.
+    listed = {
+        "media": [e for e in object_storage("media").keys("") if not e[0].startswith("raw/")],
+        "raw": object_storage("raw").keys(""),
+    }
+    for kind, entries in listed.items():
+        for name, size, mtime in sorted(entries):
+            yield StoredObject(kind, name, size, mtime), f"files/{kind}/{name}"
 
 
 class BackupError(Exception):
@@ -173,7 +207,10 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "(no message)"
 
 
-def _walk_files() -> Iterator[tuple[Path, str]]:
+def _walk_files() -> Iterator[tuple[Path | StoredObject, str]]:
+    if objectstore.configured():
+        yield from _walk_objects()
+        return
     for name, root_of in FILE_DIRS.items():
         root = root_of()
         if root.is_dir():
@@ -195,8 +232,10 @@ class _HashingReader:
         return data
 
 
-def _add_file(tar: tarfile.TarFile, path: Path, arcname: str) -> str | None:
+def _add_file(tar: tarfile.TarFile, path: Path | StoredObject, arcname: str) -> str | None:
     """Add path to tar; its sha256, or None when it vanished since the walk."""
+    if isinstance(path, StoredObject):
+        return _add_object(tar, path, arcname)
     try:
         fh = path.open("rb")
     except FileNotFoundError:
@@ -211,6 +250,23 @@ def _add_file(tar: tarfile.TarFile, path: Path, arcname: str) -> str | None:
         return reader.digest.hexdigest()
 
 
+def _add_object(tar: tarfile.TarFile, item: StoredObject, arcname: str) -> str | None:
+    """Stream one object into tar (names are never rewritten: its size
+    from the listing is the size of what is read)."""
+    try:
+        fh = object_storage(item.kind).stream(item.name)
+    except FileNotFoundError:
+        return None  # swept as an orphan since the listing
+    with contextlib.closing(fh):
+        info = tarfile.TarInfo(arcname)
+        info.size = item.size
+        info.mtime = int(item.mtime)
+        info.mode = 0o640
+        reader = _HashingReader(fh)
+        tar.addfile(info, reader)  # type: ignore[arg-type]
+        return reader.digest.hexdigest()
+
+
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
@@ -221,7 +277,8 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 def create_backup(
     *,
     directory: Path,
-    each_file: Callable[[Iterator[tuple[Path, str]], int], Iterator[Any]] | None = None,
+    each_file: Callable[[Iterator[tuple[Path | StoredObject, str]], int], Iterator[Any]]
+    | None = None,
 ) -> BackupInfo:
     """Write a new backup archive into directory and return where it is.
 

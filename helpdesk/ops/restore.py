@@ -25,9 +25,11 @@ from typing import IO, Any
 
 from django.apps import apps
 from django.conf import settings
+from django.core.files import File
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
+from config import objectstore
 from helpdesk.ops import portable
 from helpdesk.ops.backup import (
     FILE_DIRS,
@@ -38,6 +40,7 @@ from helpdesk.ops.backup import (
     _pg_env,
     _sha256,
     _walk_files,
+    object_storage,
 )
 from tickets import search_schema
 from tickets.references import counter_status
@@ -268,8 +271,10 @@ def _restore_files(
         _extract_checked(tar, manifest["file_sums"], workdir) if "file_sums" in manifest else None
     )
     file_members = [m for m in members if m.isfile() and m.name.startswith("files/")]
+    # In the object store a restored name overwrites its object; the others
+    # are left, and swept as orphans once no restored row names them.
     for root_of in FILE_DIRS.values():
-        if force and root_of().is_dir():
+        if force and not objectstore.configured() and root_of().is_dir():
             shutil.rmtree(root_of())
     wrong: list[str] = []
     kinds = dict.fromkeys(FILE_DIRS, 0)
@@ -284,13 +289,16 @@ def _restore_files(
             source = tar.extractfile(member)
             if source is None:
                 continue
-            target = FILE_DIRS[kind]() / rest
-            target.parent.mkdir(parents=True, exist_ok=True)
             digest = hashlib.sha256()
-            with source, target.open("wb") as out:
-                while chunk := source.read(1 << 20):
-                    digest.update(chunk)
-                    out.write(chunk)
+            if objectstore.configured():
+                _restore_object(kind, rest, source, digest)
+            else:
+                target = FILE_DIRS[kind]() / rest
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with source, target.open("wb") as out:
+                    while chunk := source.read(1 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
             expected = sums.expect(member.name)
             if expected is not None and expected != digest.hexdigest():
                 wrong.append(member.name)
@@ -309,6 +317,20 @@ def _restore_files(
         report(f"Files: {restored} restored ({what}); this backup's format has no checksums.")
     else:
         report(f"Files: {restored} restored ({what}); every sha256 matches {FILE_SUMS}.")
+
+
+def _restore_object(kind: str, name: str, source: IO[bytes], digest: Any) -> None:
+    """One archived file into the object store, under its own name. Copied
+    to a spooled file first: the upload may read it twice (a retry), and
+    seeking back in a .tar.gz decompresses it again from the start."""
+    with source, tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
+        while chunk := source.read(1 << 20):
+            digest.update(chunk)
+            spool.write(chunk)
+        spool.seek(0)
+        saved = object_storage(kind).save(name, File(spool, name=name))
+    if saved != name:
+        raise BackupError(f"The object store saved {name!r} as {saved!r}.")
 
 
 def _restore_database(dump: Path) -> None:
