@@ -14,6 +14,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from config import objectstore
 from tickets.models import Attachment
 
 GRACE_SECONDS = 24 * 3600
@@ -57,9 +58,43 @@ def orphan_raw_files(*, older_than: float = GRACE_SECONDS) -> list[Path]:
     return orphans
 
 
-def remove_orphans(*, older_than: float = GRACE_SECONDS, dry_run: bool = False) -> list[Path]:
+def orphan_objects(*, older_than: float = GRACE_SECONDS) -> list[tuple[str, str]]:
+    """(kind, name) of the object store's attachments and raw mails no row
+    names, older than the grace period (HELPDESK_S3_BUCKET)."""
+    from helpdesk.ops.backup import object_storage
+    from mailgateway.models import InboundMessage
+
+    cutoff = time.time() - older_than
+    found: list[tuple[str, str]] = []
+    for kind, prefix, model, column in (
+        ("media", "attachments/", Attachment, "file"),
+        ("raw", "", InboundMessage, "raw_path"),
+    ):
+        old = [n for n, _size, mtime in object_storage(kind).keys(prefix) if mtime < cutoff]
+        for start in range(0, len(old), 500):
+            chunk = old[start : start + 500]
+            known = set(
+                model._default_manager.filter(**{f"{column}__in": chunk}).values_list(
+                    column, flat=True
+                )
+            )
+            found += [(kind, name) for name in chunk if name not in known]
+    return found
+
+
+def remove_orphans(*, older_than: float = GRACE_SECONDS, dry_run: bool = False) -> list[str]:
+    """Remove (or with dry_run only list) the orphans; what they were."""
+    if objectstore.configured():
+        objects = orphan_objects(older_than=older_than)
+        if not dry_run:
+            from helpdesk.ops.backup import object_storage
+
+            for kind, name in objects:
+                object_storage(kind).delete(name)
+        bucket = settings.HELPDESK_S3_BUCKET
+        return [f"s3://{bucket}/{'raw/' if kind == 'raw' else ''}{name}" for kind, name in objects]
     orphans = orphan_files(older_than=older_than) + orphan_raw_files(older_than=older_than)
     if not dry_run:
         for path in orphans:
             path.unlink(missing_ok=True)
-    return orphans
+    return [str(path) for path in orphans]

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from mailgateway import store
+from mailgateway.ingest import ingest_raw_email
 from mailgateway.models import InboundMessage
 from tests import objectstore
 from tests.mailgateway.conftest import make_mail
@@ -206,3 +207,29 @@ def test_reading_and_deleting_go_to_the_bucket(s3_settings: S3Server) -> None:
     s3_settings.stop()
     with pytest.raises(OSError, match="object store write"):
         store.write_raw(b"x")
+
+
+def test_the_sweeper_removes_only_objects_no_row_names(
+    s3_settings: S3Server, settings: Any
+) -> None:
+    from helpdesk.ops.cleanup import remove_orphans
+    from tickets import services
+
+    settings.HELPDESK_SUPPORT_ADDRESS = "support@example.com"
+    result = ingest_raw_email(
+        mail_with_attachment(), door="pipe", envelope_rcpts=["support@example.com"]
+    )
+    assert result.outcome == "created"
+    orphan_raw = store.write_raw(b"Subject: left by a crash\r\n\r\n")
+    orphan_file = services.attachment_file_save(b"rolled back").name
+    kept = set(s3_settings.objects())
+
+    # older_than=-60: every object counts as old, however new it is.
+    listed = remove_orphans(older_than=-60, dry_run=True)
+    assert sorted(listed) == sorted(
+        [f"s3://helpdesk-test/raw/{orphan_raw}", f"s3://helpdesk-test/{orphan_file}"]
+    )
+    assert set(s3_settings.objects()) == kept
+    assert len(remove_orphans(older_than=-60)) == 2
+    assert set(s3_settings.objects()) == kept - {f"raw/{orphan_raw}", orphan_file}
+    assert len(s3_settings.objects()) == 2  # the mail and its attachment
