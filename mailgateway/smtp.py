@@ -269,11 +269,20 @@ class _WholeData(SMTP):
     2 MB attachment is 27,000 base64 lines, and that loop was a quarter of
     the listener's CPU. This reads whatever has arrived and looks for the
     end (CRLF . CRLF, found by bytes.find) with the same answers: 552 past
-    the size limit, 500 for a line past line_length_limit, dot-stuffing
-    undone (RFC 5321 4.5.2), and nothing but CRLF . CRLF ends the data (a
-    bare-LF dot does not: no smuggling). Bytes a pipelining client sent
-    after the end go back to the reader for the next command.
+    the size limit, dot-stuffing undone (RFC 5321 4.5.2), and nothing but
+    CRLF . CRLF ends the data (a bare-LF dot does not: no smuggling). Bytes
+    a pipelining client sent after the end go back to the reader for the
+    next command.
+
+    One answer differs: a text line may be longer than the 1,000 octets of
+    RFC 5321 4.5.3.1.6 (up to data_line_limit). Mailers do send 8-bit HTML
+    on one long line (1 in 400 mails of the benchmark corpus), and a 500
+    would bounce a customer's mail that we can store as sent (4.5.3.1 asks
+    for no limits where possible; Postfix takes such lines too). Command
+    lines keep aiosmtpd's limit.
     """
+
+    data_line_limit = 64 * 1024
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
@@ -325,7 +334,7 @@ class _WholeData(SMTP):
         if dropped or (limit and end + dropped > limit):
             return b"", "552 Error: Too much mail data"
         data = bytes(buf[: end + 2])
-        if max(map(len, data.split(b"\r\n"))) + 2 > self.line_length_limit:
+        if max(map(len, data.split(b"\r\n"))) + 2 > self.data_line_limit:
             return b"", "500 Line too long (see RFC5321 4.5.3.1.6)"
         return data.replace(b"\r\n.", b"\r\n")[2:], ""
 
