@@ -657,7 +657,10 @@ def _part_filename(part: StdMessage, hint: str) -> str | None:
             continue
         if isinstance(value, tuple):  # RFC 2231: (charset, language, %-decoded text)
             charset, _, text = value
-            data = str(text).encode("latin-1", "surrogateescape")
+            try:
+                data = str(text).encode("latin-1", "surrogateescape")
+            except UnicodeEncodeError:  # already decoded past Latin-1 (fuzz): as it is
+                return str(text).strip()
             return decode_bytes(data, str(charset or "") or None, hint=hint).strip()
         return _decode_header(email.utils.unquote(str(value)), hint=hint).strip()
     return None
@@ -675,7 +678,7 @@ def _python_decodes_alike(charset: str) -> bool:
         return False
     try:
         return codecs.lookup(charset).name == codecs.lookup(codec).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL inside the label (fuzz)
         return False
 
 
@@ -967,6 +970,22 @@ def _skip_stray_lines(raw: bytes, notes: list[str]) -> bytes:
 _TRACE_RE = re.compile(rb"^received[ \t]*:[^\n]*\n(?:[ \t][^\n]*\n)*", re.I | re.M)
 
 
+_CHARSET_PARAM_RE = re.compile(rb'(?i)(charset[ \t]*=[ \t]*"?)([^\r\n";]*)')
+
+
+def _clean_charset_labels(raw: bytes) -> bytes:
+    """A NUL inside a charset label makes Python's codec lookup raise
+    ValueError (not LookupError) inside mail-parser: NULs leave the header
+    block (never allowed there, RFC 5322 3.2.0) and every part's charset
+    label, which then names a codec, or none, as any other. Found by tests/fuzz."""
+    if b"\x00" not in raw:
+        return raw
+    end = _HEADER_END_RE.search(raw)
+    split = end.end() if end else len(raw)
+    raw = raw[:split].replace(b"\x00", b"") + raw[split:]
+    return _CHARSET_PARAM_RE.sub(lambda m: m.group(1) + m.group(2).replace(b"\x00", b""), raw)
+
+
 def _untraced(raw: bytes) -> bytes:
     """raw without its Received headers, which mail-parser would parse one by
     one (its costliest step, a fifth of a parse) into a trace nothing here
@@ -983,7 +1002,7 @@ def parse_email(raw: bytes) -> InboundEmail:
     MailParserRecursionError on structure bombs, nothing else."""
     check_header_block(raw)
     raw, repairs = repair_header_block(raw)
-    parser, lifted = _parse_lifted(_untraced(raw))
+    parser, lifted = _parse_lifted(_untraced(_clean_charset_labels(raw)))
     msg: StdMessage = parser.message
     defects: list[str] = [f"HeaderRepair: {note}" for note in repairs]
     for entry in parser.defects or []:
