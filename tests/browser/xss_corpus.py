@@ -69,7 +69,38 @@ PAYLOADS: list[str] = [
     "&lt;script&gt;alert('n6')&lt;/script&gt;",
 ]
 
+# Context breakers: each core payload after the characters that end the
+# context a careless template would put it in (an attribute, a title, a
+# textarea, a comment, a script string, a JSON blob, a CDATA section), so the
+# same vector is tried where escaping is most often forgotten.
+BREAKERS = ['"', "'", '">', "'>", "</title>", "</textarea>", "-->", "</script>", "]]>", "`"]
+CORES = [
+    "<img src=x onerror=alert('b{n}')>",
+    "<svg/onload=alert('b{n}')>",
+    "<script>alert('b{n}')</script>",
+    "<iframe src=javascript:alert('b{n}')>",
+    "<a href=javascript:alert('b{n}')>b{n}</a>",
+    "<img src='" + FOREIGN + "/b{n}.png'>",
+    "<body onpageshow=alert('b{n}')>",
+    "<input onfocus=alert('b{n}') autofocus>",
+    "{{{{7*7}}}}<img src=x onerror=alert('b{n}')>",
+    "\u003cimg src=x onerror=alert('b{n}')\u003e",
+]
+PAYLOADS += [
+    breaker + core.format(n=i * len(CORES) + j)
+    for i, breaker in enumerate(BREAKERS)
+    for j, core in enumerate(CORES)
+]
+
 SUBJECT = "Fatura <script>alert('subj')</script> <img src=x onerror=alert('subj2')>"
+# Short ones for places with length limits (a name, a file name, a subject).
+SHORT = [
+    "<img src=x onerror=alert('n1')>",
+    "\"><svg onload=alert('n2')>",
+    "'><script>alert('n3')</script>",
+    "</title><img src=" + FOREIGN + "/n4.png>",
+    "javascript:alert('n5')",
+]
 
 
 def html_body() -> str:
