@@ -173,8 +173,11 @@ class ImapSession:
         except (OSError, imap_exceptions.IMAPClientError) as exc:
             raise ImapFailure(f"FETCH failed: {_describe(exc)}") from None
 
-    def acknowledge(self, uids: Sequence[int]) -> None:
-        """Apply the after-processing action. Call only once the ingest committed."""
+    def acknowledge(self, uids: Sequence[int], *, again: bool = False) -> None:
+        """Apply the after-processing action. Call only once the ingest committed.
+
+        again: a run that died meanwhile was acknowledging these, so a copy of
+        them may already be in the destination (see _move)."""
         if not uids:
             return
         box, client = self.mailbox, self._client()
@@ -182,23 +185,68 @@ class ImapSession:
             if box.action == AfterAction.SEEN:
                 client.add_flags(list(uids), [b"\\Seen"], silent=True)
             elif box.action == AfterAction.MOVE:
-                self._move(list(uids), box.move_to or "Processed")
+                self._move(list(uids), box.move_to or "Processed", again=again)
             else:
                 client.add_flags(list(uids), [b"\\Deleted"], silent=True)
                 self._expunge(list(uids))
         except (OSError, imap_exceptions.IMAPClientError) as exc:
             raise ImapFailure(f"{box.action} failed: {_describe(exc)}") from None
 
-    def _move(self, uids: list[int], folder: str) -> None:
+    def _move(self, uids: list[int], folder: str, *, again: bool = False) -> None:
         client = self._client()
         if not client.folder_exists(folder):
             client.create_folder(folder)
         if client.has_capability("MOVE"):  # RFC 6851: atomic, no \Deleted left behind
             client.move(uids, folder)
             return
-        client.copy(uids, folder)
+        # COPY, flag, expunge: a crash between them leaves the copy made. Again,
+        # copy only what the destination does not hold yet (found by the F1
+        # fault suite: a move killed after its COPY put its batch there twice).
+        missing = self._not_held(uids, folder) if again else uids
+        if missing:
+            client.copy(missing, folder)
         client.add_flags(uids, [b"\\Deleted"], silent=True)
         self._expunge(uids)
+
+    def _not_held(self, uids: list[int], folder: str) -> list[int]:
+        """The uids of which folder holds no copy: none with the same
+        Message-ID and size (a message without a Message-ID counts as not held)."""
+        client = self._client()
+        fetched = client.fetch(uids, ["RFC822.SIZE", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+        wanted: dict[int, tuple[str, int]] = {}
+        for uid, data in fetched.items():
+            header = bytes(data.get(b"BODY[HEADER.FIELDS (MESSAGE-ID)]") or b"")
+            message_id = header.decode("ascii", "replace").partition(":")[2].strip()
+            if message_id:
+                wanted[int(uid)] = (message_id, int(data.get(b"RFC822.SIZE", -1)))
+        held: set[int] = set()
+        client.select_folder(folder, readonly=True)
+        try:
+            for uid, (message_id, size) in wanted.items():
+                copies = client.search(["HEADER", "Message-ID", message_id])
+                if copies and any(
+                    int(d.get(b"RFC822.SIZE", -2)) == size
+                    for d in client.fetch(copies, ["RFC822.SIZE"]).values()
+                ):
+                    held.add(uid)
+        finally:
+            self.select()
+        return [uid for uid in uids if uid not in held]
+
+    def expunge_leftovers(self, uids: Sequence[int]) -> None:
+        """Expunge those of uids that a run which died meanwhile flagged
+        \\Deleted but did not expunge (a move without MOVE, or a delete):
+        uids() no longer lists them, so nothing else would (found by F1)."""
+        if not uids or self.mailbox.action == AfterAction.SEEN:
+            return
+        client = self._client()
+        try:
+            deleted = {int(uid) for uid in client.search(["DELETED"])}
+            ours = [uid for uid in uids if uid in deleted]
+            if ours:
+                self._expunge(ours)
+        except (OSError, imap_exceptions.IMAPClientError) as exc:
+            raise ImapFailure(f"EXPUNGE failed: {_describe(exc)}") from None
 
     def _expunge(self, uids: list[int]) -> None:
         client = self._client()

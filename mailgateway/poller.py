@@ -136,9 +136,11 @@ def sync(
     # Step 3: an earlier run stored these but died before (or while) acknowledging.
     unacked = [uid for uid in on_server if known.get(uid) is False]
     if unacked:
-        session.acknowledge(unacked)
+        session.acknowledge(unacked, again=True)
     gone_or_done = [uid for uid, acked in known.items() if not acked]
     if gone_or_done:
+        listed = set(on_server)
+        session.expunge_leftovers([uid for uid in gone_or_done if uid not in listed])
         # Acknowledged just now, or already moved/deleted before the crash.
         _mark_acknowledged(mailbox, uidvalidity, gone_or_done)
     new = [uid for uid in on_server if uid not in known]
