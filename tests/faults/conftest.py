@@ -98,3 +98,23 @@ def child_env(tmp_path: Path, _raw_dir: Path) -> dict[str, str]:  # noqa: F811
         "SECRET_KEY": settings.SECRET_KEY,
         "LOG_LEVEL": "WARNING",
     }
+
+
+@pytest.fixture(scope="session")
+def dovecot_without_move(oauth_server: Any) -> Any:  # noqa: F811
+    """A second Dovecot that does not offer MOVE (RFC 6851), as older servers:
+    the poller must COPY, then flag and expunge."""
+    from tests.conftest import require_program
+    from tests.mailgateway.dovecot import start_dovecot, stop_dovecot
+
+    require_program("dovecot")
+    capabilities = (
+        "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY "
+        "THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL "
+        "CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE "
+        "QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY "
+        "LITERAL+ NOTIFY"
+    )
+    server = start_dovecot(oauth_server, extra_conf=f"imap_capability = {capabilities}\n")
+    yield server
+    stop_dovecot(server)

@@ -154,7 +154,8 @@ class Dovecot:
         return result.stdout.decode()
 
 
-def start_dovecot(oauth: OAuthServer) -> Dovecot:
+def start_dovecot(oauth: OAuthServer, extra_conf: str = "") -> Dovecot:
+    """A running Dovecot; extra_conf is appended to its configuration."""
     d = tempfile.mkdtemp(prefix="hd-dovecot-")
     os.chmod(d, 0o755)  # the auth process runs as "dovecot" and must reach d/users
     port = free_port()
@@ -225,6 +226,7 @@ service anvil {{
   chroot =
 }}
 """
+            + extra_conf
         )
     log = f"{d}/dovecot.log"
     proc = subprocess.Popen([DOVECOT, "-F", "-c", conf])

@@ -1,0 +1,191 @@
+"""F1: `poll_imap` SIGKILLed at random moments while it takes a mailbox of a
+real Dovecot, then run to the end.
+
+The kills vary: at a random moment of the run (fetching, staging in the
+worker processes, inside the batch's transaction), right after a batch
+committed (before its ImapSeen rows and its MOVE), while it moves; the whole
+process group (poller and its worker processes) or the poller alone (its
+workers must notice and exit), and a worker alone (the poller must restage
+that mail and go on). Every mail must end as exactly one ticket entry, moved
+to Processed exactly once, INBOX empty; the same on a server without MOVE,
+where the poller copies, flags \\Deleted and expunges.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpdesk.ops.cleanup import remove_orphans
+from mailgateway.mailboxes import ImapSeen
+from mailgateway.models import InboundMessage
+from tests.faults import ledger
+from tests.faults.proxy import KillingProxy
+from tests.mailgateway.dovecot import Dovecot
+from tests.mailgateway.imap_helpers import append, folder_message_ids, imap, mail, mailbox_for
+from tickets.models import Ticket
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+KILLS = ("after-commit", "UID MOVE", "random", "poller-only", "worker-only")
+# Without MOVE the move is three commands: killed after each of them.
+KILLS_WITHOUT_MOVE = (
+    "after-commit",
+    "UID COPY",
+    "UID STORE",
+    "random",
+    "UID EXPUNGE",
+    "poller-only",
+    "worker-only",
+)
+
+
+def _until(proc: Any, done: Any, limit: float = 120) -> bool:
+    """Wait until done() or the run ends; False when it ended first."""
+    deadline = time.monotonic() + limit  # a hang guard, not a timing assertion
+    while not done():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+def _run_with_kills(
+    server: Dovecot,
+    child_env: dict[str, str],
+    raw_dir: Path,
+    tmp_path: Path,
+    total: int,
+    kills_wanted: int,
+    modes: tuple[str, ...],
+) -> dict[str, Any]:
+    rng = random.Random(161)
+    user, password = server.add_user()
+    expected = [f"<{user}-{i}@exemplo.com.br>" for i in range(total)]
+    append(server, user, password, [mail(i, tag=user) for i in range(total)])
+    box = mailbox_for(server, user, password)
+    proxy = KillingProxy(server.port)
+    box.port = proxy.port  # the poller talks to Dovecot through the proxy
+    box.save(update_fields=["port"])
+    log = tmp_path / "poll_imap.log"
+    rows = InboundMessage.objects.filter(mailbox=box.name)
+    acked = ImapSeen.objects.filter(mailbox=box, acknowledged=True)
+
+    kills: dict[str, int] = dict.fromkeys(modes, 0)
+    runs = finished_early = 0
+    while sum(kills.values()) < kills_wanted and runs < kills_wanted * 3:
+        runs += 1
+        mode = modes[sum(kills.values()) % len(modes)]
+        proc = ledger.manage(child_env, "poll_imap", "--once", "--mailbox", box.name, log=log)
+        stored = rows.count()
+        if mode.startswith("UID "):
+            # Killed the moment this command of the move reached the server.
+            proxy.arm(mode.encode(), lambda p=proc: ledger.kill_group(p))
+            _until(proc, proxy.sprung.is_set)
+            proc.wait(timeout=600)
+            proxy.disarm()
+            if proxy.sprung.is_set():
+                kills[mode] += 1
+                continue
+            hit = False
+        elif mode == "random":
+            hit = not _until(proc, lambda: False, limit=rng.uniform(0.5, 4.0))
+        elif mode == "after-commit":
+            hit = _until(proc, lambda s=stored: rows.count() > s)
+        else:  # the poller or one worker, once the workers are at work
+            hit = _until(proc, lambda: len(ledger.children(proc.pid)) > 0)
+            time.sleep(rng.uniform(0, 1.0))
+        if hit and proc.poll() is None:
+            if mode == "poller-only":
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+            elif mode == "worker-only":
+                workers = ledger.children(proc.pid)
+                if workers:
+                    os.kill(rng.choice(workers), signal.SIGKILL)
+                # The poller goes on without that worker: let it finish this run.
+                assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
+            else:
+                ledger.kill_group(proc)
+            kills[mode] += 1
+        else:
+            finished_early += 1
+            proc.wait(timeout=600)
+            if acked.count() == total:  # nothing left to interrupt
+                break
+    # Workers orphaned by a poller-only kill exit on their own (they watch the parent).
+    final = ledger.manage(child_env, "poll_imap", "--once", "--mailbox", box.name, log=log)
+    assert final.wait(timeout=600) == 0, log.read_text()[-3000:]
+    proxy.close()
+
+    result = ledger.count(expected, raw_dir)
+    swept = len(remove_orphans(older_than=0))
+    after = ledger.count(expected, raw_dir)
+    inbox = folder_message_ids(server, user, password, "INBOX")
+    processed = folder_message_ids(server, user, password, "Processed")
+    figures = {
+        **result.as_dict(),
+        "kills": sum(kills.values()),
+        **{f"kills_{mode}": n for mode, n in kills.items()},
+        "runs_that_finished_first": finished_early,
+        "left_in_inbox": len(inbox),
+        "moved": len(processed),
+        "moved_twice": len(processed) - len(set(processed)),
+        "swept": swept,
+    }
+    assert (result.lost, result.doubled, result.stored) == (0, 0, total), json.dumps(figures)
+    assert Ticket.objects.count() == total
+    assert result.rows_without_file == 0
+    assert (after.orphan_files, after.rows_without_file) == (0, 0)
+    # Each message moved once, nothing left behind.
+    assert inbox == [] and processed == sorted(expected), json.dumps(figures)
+    assert acked.count() == total
+    assert sum(kills.values()) >= min(kills_wanted, 3), figures
+    return figures
+
+
+def test_a_poller_killed_again_and_again_takes_every_mail_once(
+    dovecot: Dovecot,
+    child_env: dict[str, str],
+    _raw_dir: Path,
+    tmp_path: Path,
+    scale: Any,
+    figures: Any,
+) -> None:
+    figures(
+        _run_with_kills(
+            dovecot, child_env, _raw_dir, tmp_path, scale(200, 1000), scale(5, 50), KILLS
+        )
+    )
+
+
+def test_the_same_on_a_server_without_move(
+    dovecot_without_move: Dovecot,
+    child_env: dict[str, str],
+    _raw_dir: Path,
+    tmp_path: Path,
+    scale: Any,
+    figures: Any,
+) -> None:
+    server = dovecot_without_move
+    with imap(server, "user60", server.users["user60"]) as client:
+        assert not client.has_capability("MOVE")  # the poller must COPY + EXPUNGE here
+    # Lighter in CI: one batch, killed after its commit, after its COPY, after its STORE.
+    figures(
+        _run_with_kills(
+            server,
+            child_env,
+            _raw_dir,
+            tmp_path,
+            scale(100, 1000),
+            scale(3, 50),
+            KILLS_WITHOUT_MOVE,
+        )
+    )
