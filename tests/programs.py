@@ -49,7 +49,10 @@ PROGRAMS: dict[str, Program] = {
         Program(
             "pg_dump",
             debs=("postgresql-client",),
-            used_by="backup and restore on PostgreSQL (tests/helpdesk/test_backup.py)",
+            used_by=(
+                "backup and restore on PostgreSQL, and the move between the engines"
+                " (tests/helpdesk/test_backup.py, test_backup_portable.py)"
+            ),
             companions=("pg_restore",),
         ),
         Program(
