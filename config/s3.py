@@ -48,14 +48,22 @@ class ObjectStorage(S3Storage):
         super().__init__(**options)
         self._pid = os.getpid()
 
-    @property
-    def connection(self) -> Any:
+    def _after_fork(self) -> None:
         if self._pid != os.getpid():
             self._connections = threading.local()
             self._unsigned_connections = threading.local()
             self._bucket = None
             self._pid = os.getpid()
+
+    @property
+    def connection(self) -> Any:
+        self._after_fork()
         return super().connection
+
+    @property
+    def bucket(self) -> Any:
+        self._after_fork()  # the cached Bucket holds the parent's connection
+        return super().bucket
 
     def _save(self, name: str, content: Any) -> str:
         try:

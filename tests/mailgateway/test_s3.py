@@ -233,3 +233,52 @@ def test_the_sweeper_removes_only_objects_no_row_names(
     assert len(remove_orphans(older_than=-60)) == 2
     assert set(s3_settings.objects()) == kept - {f"raw/{orphan_raw}", orphan_file}
     assert len(s3_settings.objects()) == 2  # the mail and its attachment
+
+
+def test_a_batch_of_files_goes_through_the_worker_processes_into_the_bucket(
+    s3_server: S3Server, _raw_dir: Path, tmp_path: Path
+) -> None:
+    files = []
+    for i in range(30):
+        path = tmp_path / f"{i}.eml"
+        # One sender each: more than 20 from one in 10 minutes is a loop.
+        path.write_bytes(make_mail(sender=f"cliente{i}@cliente.com.br", subject=f"Pedido {i}"))
+        files.append(str(path))
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "ingest_email", *files],
+        cwd=ROOT,
+        capture_output=True,
+        env=_env(s3_server, _raw_dir),
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split()[1] for line in proc.stdout.decode().splitlines()] == ["created"] * 30
+    stored = s3_server.objects("raw/")
+    assert {f"raw/{p}" for p in InboundMessage.objects.values_list("raw_path", flat=True)} == set(
+        stored
+    )
+    assert len(stored) == Ticket.objects.count() == 30
+
+
+def test_a_forked_worker_does_not_share_the_parents_connection(s3_settings: S3Server) -> None:
+    from config import objectstore as config_objectstore
+
+    store.write_raw(b"Subject: parent\r\n\r\n")  # the parent holds a live connection
+    storage = config_objectstore.raw_storage()
+    parent = (storage.connection, storage.bucket)
+    pid = os.fork()
+    if pid == 0:  # the child: a client of its own, and it works
+        try:
+            fresh = storage.connection is not parent[0] and storage.bucket is not parent[1]
+            store.write_raw(b"Subject: child\r\n\r\n")
+            os._exit(0 if fresh else 2)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (storage.connection, storage.bucket) == parent
+    assert sorted(s3_settings.objects("raw/").values()) == [
+        b"Subject: child\r\n\r\n",
+        b"Subject: parent\r\n\r\n",
+    ]
