@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from mailgateway import store
+from mailgateway.errors import InboundError
 from mailgateway.ingest import ingest_raw_email
 from mailgateway.models import InboundMessage
 from tests import objectstore
@@ -282,3 +283,31 @@ def test_a_forked_worker_does_not_share_the_parents_connection(s3_settings: S3Se
         b"Subject: child\r\n\r\n",
         b"Subject: parent\r\n\r\n",
     ]
+
+
+def test_an_attachment_the_store_refuses_leaves_the_mail_pending_for_the_retry(
+    s3_settings: S3Server, settings: Any
+) -> None:
+    settings.HELPDESK_SUPPORT_ADDRESS = "support@example.com"
+    working = settings.STORAGES["default"]
+    # The raw mail is stored, then its attachment is refused (a bucket that
+    # does not exist answers NoSuchBucket): the mail must not be quarantined.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**working, "OPTIONS": {**working["OPTIONS"], "bucket_name": "no-such-bucket"}},
+    }
+    raw = mail_with_attachment()
+    with pytest.raises(InboundError):
+        ingest_raw_email(raw, door="pipe", envelope_rcpts=["support@example.com"])
+    row = InboundMessage.objects.get()
+    assert row.outcome == "pending" and row.attempts == 1
+    assert Ticket.objects.count() == 0
+
+    settings.STORAGES = {**settings.STORAGES, "default": working}
+    result = ingest_raw_email(raw, door="pipe", envelope_rcpts=["support@example.com"])
+    assert result.reference is not None
+    row.refresh_from_db()
+    assert row.outcome == "created"
+    assert Ticket.objects.count() == 1
+    attachment = Attachment.objects.get(original_name="fatura.pdf")
+    assert s3_settings.objects("attachments/") == {attachment.file.name: PDF}
