@@ -231,6 +231,18 @@ if HELPDESK_S3_BUCKET:
         "BACKEND": "config.s3.ObjectStorage",
         "OPTIONS": HELPDESK_S3_OPTIONS,
     }
+# One box behind nginx: attachment downloads (local files) are handed to nginx
+# with X-Accel-Redirect under this prefix after the access checks, instead of
+# streamed by a gunicorn worker; nginx serves the prefix from MEDIA_ROOT as an
+# internal location (config/deploy/nginx.conf). Empty: Django streams them.
+HELPDESK_X_ACCEL_REDIRECT = env("HELPDESK_X_ACCEL_REDIRECT")
+if HELPDESK_X_ACCEL_REDIRECT and not (
+    HELPDESK_X_ACCEL_REDIRECT.startswith("/") and HELPDESK_X_ACCEL_REDIRECT.endswith("/")
+):
+    raise ImproperlyConfigured(
+        f"HELPDESK_X_ACCEL_REDIRECT must be a path starting and ending with '/', "
+        f"got {HELPDESK_X_ACCEL_REDIRECT!r}"
+    )
 
 # The background worker (Django Tasks with the database backend).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

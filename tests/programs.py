@@ -60,6 +60,12 @@ PROGRAMS: dict[str, Program] = {
             debs=("gettext",),
             used_by="the catalogue check in tests/test_translations.py (and `make messages`)",
         ),
+        Program(
+            "nginx",
+            debs=("nginx-light",),
+            used_by="downloads by X-Accel-Redirect through nginx (tests/helpdesk/test_x_accel.py)",
+            paths=("/usr/sbin/nginx",),
+        ),
     ]
 }
 
