@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -219,6 +220,13 @@ def _walk_files() -> Iterator[tuple[Path | StoredObject, str]]:
                     yield path, f"files/{name}/{path.relative_to(root)}"
 
 
+def secret_key_id(key: str) -> str:
+    """Names SECRET_KEY without revealing it (an HMAC of a constant), so that
+    restore can tell whether the target has the key the data was made with:
+    mailbox credentials are encrypted with it and reply addresses signed."""
+    return hmac.new(key.encode(), b"helpdesk backup key id", hashlib.sha256).hexdigest()[:16]
+
+
 class _HashingReader:
     """A file read by tarfile, hashed on the way: each file is read once."""
 
@@ -324,6 +332,7 @@ def create_backup(
                 "migrations": migrations,
                 "files": added,
                 "file_sums": {"name": FILE_SUMS, "sha256": _sha256(sums_file)},
+                "secret_key_id": secret_key_id(settings.SECRET_KEY),
             }
             # Last, so it can name the checksums of everything before it.
             _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=2).encode())

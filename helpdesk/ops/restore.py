@@ -41,6 +41,7 @@ from helpdesk.ops.backup import (
     _sha256,
     _walk_files,
     object_storage,
+    secret_key_id,
 )
 from tickets import search_schema
 from tickets.references import counter_status
@@ -117,6 +118,8 @@ def restore_backup(
         else:
             _restore_portable(tar, manifest, workdir, each_row, report)
         _restore_files(tar, members, manifest, workdir, force, each_file, report)
+        if "secret_key_id" in manifest:
+            report(_check_secret_key(manifest["secret_key_id"]))
     result: dict[str, Any] = manifest
     return result
 
@@ -246,6 +249,23 @@ def _check_counters() -> str:
         raise BackupError("Reference counters are behind their tickets: " + "; ".join(behind))
     years = ", ".join(f"{year} at {last}" for year, last, _ in status) or "none yet"
     return f"Reference counters: {years}; none behind its tickets."
+
+
+def _check_secret_key(backup_id: str) -> str:
+    """Whether this install has the SECRET_KEY the backup's data was made
+    with. Not an error: every row is there, but without that key the stored
+    mailbox passwords cannot be decrypted and the reply addresses in mails
+    already sent no longer verify."""
+    if secret_key_id(settings.SECRET_KEY) == backup_id:
+        return "Secret key: the backup's, so mailbox passwords and reply addresses carry over."
+    if any(secret_key_id(key) == backup_id for key in settings.SECRET_KEY_FALLBACKS):
+        return "Secret key: the backup's is in SECRET_KEY_FALLBACKS, so its secrets carry over."
+    return (
+        "Secret key: NOT the backup's. Stored mailbox passwords cannot be decrypted and "
+        "reply addresses in mails already sent do not verify until the old install's key "
+        "(its SECRET_KEY, or the file <data dir>/secret_key) is SECRET_KEY here or is "
+        "listed in SECRET_KEY_FALLBACKS."
+    )
 
 
 class _Sums:

@@ -198,6 +198,12 @@ def _copy(seeded: Path, to: Path) -> Path:
     return to
 
 
+def _keep_secret_key(source: Path, *targets: Path) -> None:
+    for target in targets:
+        target.mkdir()
+        shutil.copy2(source / "secret_key", target / "secret_key")
+
+
 def _next(reference: str) -> str:
     prefix, number = reference.rsplit("-", 1)
     return f"{prefix}-{int(number) + 1:04d}"
@@ -216,12 +222,15 @@ def test_a_sqlite_backup_restores_into_postgresql_and_back(
     assert manifest["vendor"] == "sqlite"
     assert manifest["tables"]["tickets.ticket"]["rows"] == on_sqlite["counts"]["tickets.ticket"]
 
+    # As an operator moving to another data dir would, the old key comes along.
+    _keep_secret_key(sqlite_dir, pg_dir, back_dir)
     out = _manage("restore", str(archive), data_dir=pg_dir, database_url=postgres_url)
     # One line per check, each saying what it checked.
     assert "loaded into an empty, migrated postgresql database (sqlite to postgresql" in out
     assert f"{manifest['rows']} rows; every count and content checksum matches" in out
     assert "Search index: rebuilt for" in out and "id sequences moved past" in out
     assert f"Files: {manifest['files']} restored" in out and "every sha256 matches" in out
+    assert "Secret key: the backup's, so mailbox passwords and reply addresses carry over" in out
 
     on_pg = _summary(pg_dir, postgres_url)
     assert on_pg["before"] == on_sqlite
@@ -332,6 +341,8 @@ def test_a_backup_taken_while_tickets_are_written_restores_consistently(
     # one and the same snapshot.
     out = _manage("restore", str(archive), data_dir=target, database_url=target_url)
     assert "restored as dumped" in out
+    # The target generated a key of its own: restore says what that costs.
+    assert "Secret key: NOT the backup's" in out
     assert "every count and content checksum matches the manifest" in out
     restored = json.loads(
         _shell(CONSISTENCY, data_dir=target, database_url=target_url).strip().splitlines()[-1]
