@@ -84,15 +84,17 @@ def test_commands_explain_themselves() -> None:
         assert result.returncode == 0 and len(result.stdout) > 200, name
 
 
-def _rewrite(archive: Path, change: Callable[[str, bytes], bytes]) -> None:
-    """Rewrite archive with change(name, data) applied to each member's bytes."""
+def _rewrite(archive: Path, change: Callable[[str, bytes], bytes | None]) -> None:
+    """Rewrite archive with change(name, data) applied to each member's bytes
+    (None leaves the member out)."""
     with tarfile.open(archive, "r:gz") as tar:
         members = [(m, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()]  # type: ignore[union-attr]
     with tarfile.open(archive, "w:gz") as tar:
         for member, data in members:
-            data = change(member.name, data)
-            member.size = len(data)
-            tar.addfile(member, io.BytesIO(data))
+            changed = change(member.name, data)
+            if changed is not None:
+                member.size = len(changed)
+                tar.addfile(member, io.BytesIO(changed))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -140,6 +142,41 @@ def test_restore_checks_rows_and_files_against_the_manifest(
     _rewrite(archive, one_more_ticket)
     with pytest.raises(CommandError, match=r"tickets\.ticket has 1 rows of 2"):
         call_command("restore", str(archive), "--force")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backup_of_the_first_format_still_restores(
+    tmp_path: Path, settings: Any, customer: Any, capsys: Any
+) -> None:
+    """Archives made before the portable part (format 1: native dump, files,
+    a manifest without tables or sums) are the nightly backups installs have."""
+    if connection.vendor == "postgresql":
+        require_program("pg_dump")
+    settings.DATA_DIR = tmp_path / "data"
+    ticket = services.ticket_create(
+        requester=customer,
+        subject="Old format",
+        body="b",
+        attachments=[NewAttachment(name="a.txt", content_type="text/plain", content=b"abc")],
+    )
+    call_command("backup", "--dir", str(tmp_path / "backups"))
+    archive = Path(capsys.readouterr().out.split()[0])
+
+    def first_format(name: str, data: bytes) -> bytes | None:
+        if name in ("database.jsonl.gz", "files.sha256"):
+            return None
+        if name == "manifest.json":
+            now = json.loads(data)
+            keys = ("created", "vendor", "database", "files")
+            return json.dumps({"format": 1, **{key: now[key] for key in keys}}).encode()
+        return data
+
+    _rewrite(archive, first_format)
+    Ticket.objects.all().delete()
+    call_command("restore", str(archive), "--force")
+    out = capsys.readouterr().out
+    assert "restored as dumped" in out and "this backup's format has no checksums" in out
+    assert Ticket.objects.get(reference=ticket.reference).attachments.get().file.read() == b"abc"
 
 
 def _archives(*stamps: str) -> list[Archive]:
