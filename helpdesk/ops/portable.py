@@ -129,7 +129,7 @@ def write(path: Path, *, using: str) -> dict[str, dict[str, Any]]:
     label, the rows written and their checksum, for the manifest.
     """
     tables: dict[str, dict[str, Any]] = {}
-    with gzip.open(path, "wt", encoding="utf-8", compresslevel=6) as out:
+    with gzip.open(path, "wt", encoding="utf-8", newline="\n", compresslevel=6) as out:
         for model in dumped_models():
             fields = [field.attname for field in stored_fields(model)]
             label = model._meta.label_lower
@@ -156,7 +156,7 @@ def _read(path: Path) -> Iterator[Loaded]:
     """(model, its field names, row) for each row of path."""
     model: type[models.Model] | None = None
     fields: list[str] = []
-    with gzip.open(path, "rt", encoding="utf-8") as source:
+    with gzip.open(path, "rt", encoding="utf-8", newline="\n") as source:
         for line in source:
             item = json.loads(line)
             if isinstance(item, dict):

@@ -86,6 +86,8 @@ ticket = Ticket.objects.order_by("id").first()
 services.ticket_reply_add(ticket=ticket, author=agent, body="Trocamos o toner da impressora.")
 services.ticket_reply_add(ticket=ticket, author=agent, body="Nota: garantia", internal=True)
 ticket.tags.add(Tag.objects.create(name="hardware"))
+# Text that breaks naive line-based formats: CR, Unicode line separators, emoji.
+services.ticket_reply_add(ticket=ticket, author=agent, body="a\\rb\\u2028c\\x85d 😀 ação")
 """
 
 
