@@ -258,3 +258,31 @@ def applied_migrations(*, using: str) -> list[str]:
     if not recorder.has_table():
         return []
     return sorted(f"{app}.{name}" for app, name in recorder.applied_migrations())
+
+
+def verify(path: Path, expected: dict[str, dict[str, Any]]) -> int:
+    """Check path's rows against the manifest's counts and checksums without
+    a database (each row line is what write() summed); the rows read."""
+    found: dict[str, tuple[list[int], _Checksum]] = {}
+    current: tuple[list[int], _Checksum] | None = None
+    with gzip.open(path, "rt", encoding="utf-8", newline="\n") as source:
+        for raw in source:
+            line = raw.rstrip("\n")
+            if line.startswith("{"):
+                current = found.setdefault(json.loads(line)["model"], ([0], _Checksum()))
+            elif current is None:
+                raise PortableError(f"{NAME} does not start with a model header.")
+            else:
+                current[0][0] += 1
+                current[1].add(line)
+    wrong = []
+    for label in sorted(set(expected) | set(found)):
+        rows, checksum = found.get(label, ([0], _Checksum()))
+        want = expected.get(label, {"rows": 0, "sha256": _Checksum().hexdigest()})
+        if rows[0] != want["rows"]:
+            wrong.append(f"{label} has {rows[0]} rows of {want['rows']}")
+        elif checksum.hexdigest() != want["sha256"]:
+            wrong.append(f"{label} has other content")
+    if wrong:
+        raise PortableError(f"{NAME} differs from the manifest: " + "; ".join(wrong))
+    return sum(rows[0] for rows, _ in found.values())

@@ -63,7 +63,7 @@ def _files_present() -> bool:
     return any(True for _ in _walk_files())
 
 
-def _safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+def safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
     members = []
     for member in tar.getmembers():
         name = member.name
@@ -75,6 +75,26 @@ def _safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
             raise BackupError(f"The archive holds an unsafe entry: {name!r}.")
         members.append(member)
     return members
+
+
+def open_archive(archive: Path) -> tarfile.TarFile:
+    """The archive opened for reading (the caller closes it), or BackupError."""
+    if not archive.is_file():
+        raise BackupError(f"No backup at {archive}.")
+    try:
+        return tarfile.open(archive, "r:gz")
+    except (tarfile.TarError, OSError) as exc:
+        raise BackupError(f"{archive} is not a helpdesk backup: {exc}") from None
+
+
+def read_manifest(tar: tarfile.TarFile, archive: Path) -> dict[str, Any]:
+    try:
+        manifest: dict[str, Any] = json.load(tar.extractfile(MANIFEST))  # type: ignore[arg-type]
+    except (KeyError, ValueError):
+        raise BackupError(f"{archive} has no valid {MANIFEST}.") from None
+    if manifest.get("format") not in FORMATS:
+        raise BackupError(f"Unsupported backup format {manifest.get('format')!r}.")
+    return manifest
 
 
 def restore_backup(
@@ -99,19 +119,11 @@ def restore_backup(
         raise BackupError(
             "The target is not empty (it has tickets or files); use --force to overwrite it."
         )
-    try:
-        tar = tarfile.open(archive, "r:gz")  # noqa: SIM115  (closed by the with below)
-    except (tarfile.TarError, OSError) as exc:
-        raise BackupError(f"{archive} is not a helpdesk backup: {exc}") from None
+    tar = open_archive(archive)
     Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
     with tar, tempfile.TemporaryDirectory(dir=settings.DATA_DIR, prefix=".restore-") as tmp:
-        members = _safe_members(tar)
-        try:
-            manifest = json.load(tar.extractfile(MANIFEST))  # type: ignore[arg-type]
-        except (KeyError, ValueError):
-            raise BackupError(f"{archive} has no valid {MANIFEST}.") from None
-        if manifest.get("format") not in FORMATS:
-            raise BackupError(f"Unsupported backup format {manifest.get('format')!r}.")
+        members = safe_members(tar)
+        manifest = read_manifest(tar, archive)
         workdir = Path(tmp)
         if manifest["vendor"] == connection.vendor:
             _restore_native(tar, manifest, workdir, report)
@@ -124,7 +136,7 @@ def restore_backup(
     return result
 
 
-def _extract_checked(tar: tarfile.TarFile, part: dict[str, str], workdir: Path) -> Path:
+def extract_checked(tar: tarfile.TarFile, part: dict[str, str], workdir: Path) -> Path:
     """Extract one part of the archive and check its sha256 against the manifest."""
     try:
         tar.extract(part["name"], workdir, filter="data")
@@ -139,7 +151,7 @@ def _extract_checked(tar: tarfile.TarFile, part: dict[str, str], workdir: Path) 
 def _restore_native(
     tar: tarfile.TarFile, manifest: dict[str, Any], workdir: Path, report: Say
 ) -> None:
-    dump = _extract_checked(tar, manifest["database"], workdir)
+    dump = extract_checked(tar, manifest["database"], workdir)
     _restore_database(dump)
     report(
         f"Database: {dump.name} matches its sha256 and was restored as dumped "
@@ -170,7 +182,7 @@ def _restore_portable(
             f"This backup is of a {source} database and has no portable part (an older "
             f"format); restore it into {source}, then take a new backup to move to {target}."
         )
-    rows_file = _extract_checked(tar, manifest["portable"], workdir)
+    rows_file = extract_checked(tar, manifest["portable"], workdir)
     call_command("migrate", interactive=False, verbosity=0)
     here = portable.applied_migrations(using=connection.alias)
     if here != manifest["migrations"]:
@@ -268,7 +280,7 @@ def _check_secret_key(backup_id: str) -> str:
     )
 
 
-class _Sums:
+class Sums:
     """files.sha256 read in step with the archive: both list the files in one order."""
 
     def __init__(self, fh: IO[str] | None) -> None:
@@ -294,7 +306,7 @@ def _restore_files(
     report: Say,
 ) -> None:
     sums_path = (
-        _extract_checked(tar, manifest["file_sums"], workdir) if "file_sums" in manifest else None
+        extract_checked(tar, manifest["file_sums"], workdir) if "file_sums" in manifest else None
     )
     file_members = [m for m in members if m.isfile() and m.name.startswith("files/")]
     # In the object store a restored name overwrites its object; the others
@@ -306,7 +318,7 @@ def _restore_files(
     kinds = dict.fromkeys(FILE_DIRS, 0)
     names = {"media": "attachments", "raw": "raw mails"}
     with sums_path.open() if sums_path else nullcontext() as sums_fh:
-        sums = _Sums(sums_fh)
+        sums = Sums(sums_fh)
         iterator = iter(file_members)
         for member in each_file(iterator, len(file_members)) if each_file else iterator:
             _, kind, rest = member.name.split("/", 2)

@@ -117,6 +117,12 @@ def test_restore_checks_rows_and_files_against_the_manifest(
     assert manifest["tables"]["tickets.ticket"]["rows"] == 1
     assert manifest["tables"]["tickets.message"]["rows"] == 1
 
+    # --check reads the archive alone: every part, row and file, restoring nothing.
+    call_command("restore", str(archive), "--check")
+    out = capsys.readouterr().out
+    assert f"{manifest['rows']} rows, every count and content checksum matches" in out
+    assert "Files: 1, every sha256 matches files.sha256." in out and "would restore" in out
+
     call_command("restore", str(archive), "--force")
     out = capsys.readouterr().out
     assert f"{manifest['rows']} rows; every count and content checksum matches" in out
@@ -126,6 +132,8 @@ def test_restore_checks_rows_and_files_against_the_manifest(
     # A file whose bytes changed in the archive (same size): caught by its sha256.
     good = archive.read_bytes()
     _rewrite(archive, lambda name, data: b"abd" if name.startswith("files/media/") else data)
+    with pytest.raises(CommandError, match=r"1 files differ from files\.sha256"):
+        call_command("restore", str(archive), "--check")
     with pytest.raises(CommandError, match=r"1 restored files differ from files\.sha256"):
         call_command("restore", str(archive), "--force")
 
@@ -140,6 +148,8 @@ def test_restore_checks_rows_and_files_against_the_manifest(
         return json.dumps(changed).encode()
 
     _rewrite(archive, one_more_ticket)
+    with pytest.raises(CommandError, match=r"tickets\.ticket has 1 rows of 2"):
+        call_command("restore", str(archive), "--check")
     with pytest.raises(CommandError, match=r"tickets\.ticket has 1 rows of 2"):
         call_command("restore", str(archive), "--force")
 

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from helpdesk.ops.backup import BackupError
 from helpdesk.ops.restore import restore_backup
+from helpdesk.ops.verify import check_backup
 from helpdesk.progress import progress
 
 
@@ -17,7 +18,8 @@ class Command(BaseCommand):
         "Then checks each part's sha256, every table's row count, the reference counters and "
         "each file's sha256 against the manifest, printing one line per check. Refuses a "
         "target that already holds tickets or files unless --force is given (which replaces "
-        "them)."
+        "them). With --check, only checks the archive (every part, row and file against the "
+        "manifest) and restores nothing: exit 0 when it would restore."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -25,8 +27,26 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force", action="store_true", help="Overwrite a target that already has data."
         )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Check the archive against its manifest without restoring anything.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["check"]:
+            try:
+                manifest = check_backup(
+                    archive=Path(options["backup"]),
+                    each_file=lambda items, total: progress(items, total=total, label="files"),
+                    say=self.stdout.write,
+                )
+            except (BackupError, OSError) as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(
+                f"The {manifest['vendor']} backup of {manifest['created']} would restore."
+            )
+            return
         try:
             manifest = restore_backup(
                 archive=Path(options["backup"]),
