@@ -305,11 +305,20 @@ def ingest_raw_emails(
 
 
 def write(
-    raws: Sequence[Source], pending: Sequence[Pending], envelopes: Sequence[dict[str, Any]]
+    raws: Sequence[Source],
+    pending: Sequence[Pending],
+    envelopes: Sequence[dict[str, Any]],
+    *,
+    defer_on_outage: bool = False,
 ) -> list[IngestOutcome]:
     """Write one batch in one transaction (step 2 above); each mail has its
     own envelope (the listener batches mails of different sessions). Returns
-    one outcome per mail, once committed."""
+    one outcome per mail, once committed.
+
+    defer_on_outage: when the database itself failed (unreachable, locked
+    past the busy timeout), every mail of the batch gets InboundError at
+    once instead of its own attempt, which would only wait for the same
+    failure again; a sender that retries anyway (SMTP) wants its 451 now."""
     staged = [
         _staged(item, raw, env) for raw, item, env in zip(raws, pending, envelopes, strict=True)
     ]
@@ -319,7 +328,7 @@ def write(
     mails = {i: s for i, s in enumerate(staged) if isinstance(s, Staged) and s.raw_path}
     rows: dict[int, InboundMessage] = {}
     processed: dict[int, IngestResult | Exception] = {}
-    committed = False
+    committed, outage = False, None
     started = time.monotonic()
     try:
         store.sync_dirs(s.raw_path for s in mails.values())
@@ -334,7 +343,9 @@ def write(
             InboundMessage.objects.bulk_create(rows.values())
         committed = True
     except (DatabaseError, InboundError, OSError) as error:
-        log.warning("inbound batch of %d rolled back, retrying per mail: %s", len(raws), error)
+        if defer_on_outage and isinstance(error, TRANSIENT):
+            outage = InboundError(f"database unavailable: {type(error).__name__}")
+        log.warning("inbound batch of %d rolled back: %s", len(raws), error)
     finally:
         # Whatever did not commit (a rollback, or a bug raising through) leaves no file.
         for i, s in mails.items():
@@ -353,7 +364,7 @@ def write(
             log_ingested(row, result.outcome, result.reference, took, batch=len(raws))
             outcomes[i] = dataclasses.replace(result, inbound_id=row.pk)
     return [
-        outcome if outcome is not None else _one(raw, env)
+        outcome if outcome is not None else outage or _one(raw, env)
         for raw, outcome, env in zip(raws, outcomes, envelopes, strict=True)
     ]
 

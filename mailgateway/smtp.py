@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
+import os
 import queue
 import socket
 import ssl
@@ -150,7 +153,10 @@ class Committer:
         close_old_connections()
         try:
             outcomes = batch.write(
-                [m.raw for m in mails], [m.staged for m in mails], [m.envelope for m in mails]
+                [m.raw for m in mails],
+                [m.staged for m in mails],
+                [m.envelope for m in mails],
+                defer_on_outage=True,
             )
             replies = [_reply(outcome) for outcome in outcomes]
         except Exception:
@@ -391,12 +397,37 @@ def make_controller(
     )
 
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas() -> None:
+    """Bound glibc's malloc arenas (call it before threads start).
+
+    glibc gives threads that allocate at the same time arenas of their own,
+    and large buffers freed in one arena leave holes that are not given back
+    to the system. The listener used to grow about 20 MB per 1,000 mails
+    under 20 senders with nothing growing in Python's heap (tracemalloc,
+    object counts: flat), and did not grow at all with MALLOC_ARENA_MAX=1.
+    Python's small objects are not malloc's and the GIL serialises most of
+    the rest, so two arenas cost nothing measurable. MALLOC_ARENA_MAX in the
+    environment still wins; on another libc this does nothing."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+    except (OSError, AttributeError):
+        pass  # not glibc (musl, macOS)
+
+
 def serve(
     *, host: str, port: int, lmtp: bool = False, stop: threading.Event, grace: float = 60.0
 ) -> None:
     """Run until stop is set, then stop accepting and let mails in flight finish."""
     # aiosmtpd logs every command with its arguments (addresses) at INFO.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    limit_malloc_arenas()
     # Before the first thread starts: forking a threaded process could copy
     # a lock another thread holds. Without workers, sessions stage in threads.
     if batch.start_workers():

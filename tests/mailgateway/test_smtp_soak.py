@@ -1,6 +1,6 @@
-"""`manage.py smtpd` as a real process under concurrent senders: killed with
-SIGKILL mid-stream it loses no acknowledged mail and doubles none on the
-senders' retries; and its memory stays flat over many mails."""
+"""`manage.py smtpd` as a real process under concurrent senders: its memory
+stays flat over many mails. (Killed mid-stream, restarted, its database
+gone: tests/faults/test_f2_smtp.py and test_f3_database.py.)"""
 
 from __future__ import annotations
 
@@ -9,21 +9,18 @@ import signal
 import smtplib
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from mailgateway.models import InboundMessage
 from tests.mailgateway.test_pipe import ROOT, _database_url
 from tests.mailgateway.test_smtp import free_port
-from tickets.models import Ticket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -87,16 +84,10 @@ class Listener:
 
 
 @pytest.fixture
-def listener(_raw_dir: Path, tmp_path: Path) -> Iterator[Any]:
-    started: list[Listener] = []
-
-    def start() -> Listener:
-        started.append(Listener(_raw_dir, tmp_path / "smtpd.log"))
-        return started[-1]
-
-    yield start
-    for one in started:
-        one.stop()
+def listener(_raw_dir: Path, tmp_path: Path) -> Iterator[Listener]:
+    server = Listener(_raw_dir, tmp_path / "smtpd.log")
+    yield server
+    server.stop()
 
 
 def _mail(n: int) -> tuple[bytes, str]:
@@ -119,56 +110,13 @@ def _mail(n: int) -> tuple[bytes, str]:
     return msg.as_bytes().replace(b"\n", b"\r\n"), sender
 
 
-def test_a_killed_listener_loses_no_acknowledged_mail_and_retries_double_none(
-    listener: Any, _raw_dir: Path
-) -> None:
-    mails = [_mail(n) for n in range(400)]
-    first = listener()
-    acknowledged: set[int] = set()
-    lock = threading.Lock()
-    killed = threading.Event()
-
-    def deliver(n: int) -> None:
-        if killed.is_set():
-            return
-        if first.send(*mails[n]) == 250:
-            with lock:
-                acknowledged.add(n)
-                if len(acknowledged) >= 60 and not killed.is_set():
-                    killed.set()
-                    first.proc.send_signal(signal.SIGKILL)  # mid-stream: others in flight
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        list(pool.map(deliver, range(len(mails))))
-    first.proc.wait(timeout=60)
-    assert first.proc.returncode == -signal.SIGKILL
-
-    # Durability rule 2: every 250 was a committed, processed row with its raw file.
-    rows = {row.message_id: row for row in InboundMessage.objects.all()}
-    for n in acknowledged:
-        row = rows[mails[n][0].split(b"Message-ID: <")[1].split(b">")[0].decode()]
-        assert row.outcome == "created" and row.ticket_id is not None
-    for row in rows.values():
-        assert (_raw_dir / row.raw_path).is_file()
-
-    # The senders retry whatever got no 250 (and one a 250 it never read):
-    # every mail makes exactly one ticket.
-    second = listener()
-    retries = [n for n in range(len(mails)) if n not in acknowledged] + [min(acknowledged)]
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        codes = list(pool.map(lambda n: second.send(*mails[n]), retries))
-    assert codes == [250] * len(retries)
-    assert Ticket.objects.count() == len(mails)
-    assert InboundMessage.objects.filter(outcome="created").count() == len(mails)
-
-
 WARM_UP = 400
 SOAK = 1100
 RSS_BOUND_MB = 10
 
 
-def test_memory_stays_flat_over_many_mails(listener: Any) -> None:
-    server = listener()
+def test_memory_stays_flat_over_many_mails(listener: Listener) -> None:
+    server = listener
 
     def run(numbers: range) -> list[int]:
         with ThreadPoolExecutor(max_workers=10) as pool:
@@ -178,6 +126,7 @@ def test_memory_stays_flat_over_many_mails(listener: Any) -> None:
     after_warm_up = server.rss_mb()
     assert set(run(range(WARM_UP, WARM_UP + SOAK))) == {250}
     grown = server.rss_mb() - after_warm_up
-    # It grew 17 MB per 1,000 mails before the leaks were found.
+    # It grew ~20 MB per 1,000 mails before its malloc arenas were bounded
+    # (mailgateway.smtp.limit_malloc_arenas).
     assert grown < RSS_BOUND_MB, f"RSS grew {grown:.1f} MB over {SOAK} mails"
     assert InboundMessage.objects.count() == WARM_UP + SOAK
