@@ -30,6 +30,7 @@ CHECK_LABELS = {
     "worker": _("Background worker"),
     "scheduler": _("Scheduler"),
     "disk": _("Disk space"),
+    "object_store": _("Object store"),
     "outbox": _("Outbox"),
     "quarantine": _("Quarantine"),
     "imap": _("IMAP mailboxes"),
