@@ -124,7 +124,14 @@ class Committer:
     def _run(self) -> None:
         while (first := self._queue.get()) is not None:
             mails, stop = self._gather(first)
-            self._commit(mails)
+            try:
+                self._commit(mails)
+            except Exception:
+                # Never let the one writer die: every later session would hang.
+                log.exception("inbound batch of %d not answered", len(mails))
+                for mail in mails:
+                    with contextlib.suppress(InvalidStateError):
+                        mail.reply.set_result(TEMPFAIL)
             if stop:
                 break
         if not self.keep_connections:

@@ -403,3 +403,34 @@ def test_a_line_past_the_limit_is_refused_after_the_data_and_an_empty_message_is
     assert codes[:6] == [b"220", b"250", b"250", b"250", b"354", b"500"]
     assert codes[6:] == [b"250", b"250", b"354", b"250"] * 2 + [b"221"]
     assert sorted(InboundMessage.objects.values_list("size", flat=True)) == [0, len(html_line)]
+
+
+def test_concurrent_sessions_share_a_batch_and_a_bad_mail_spoils_no_other(
+    smtp_server: SimpleNamespace, settings: Any
+) -> None:
+    # One sender's domain is not allowed: its mail is quarantined in its own
+    # savepoint, stored (250 all the same), the others' tickets committed.
+    settings.HELPDESK_ALLOWED_SENDER_DOMAINS = ["exemplo.com.br"]
+    mails = [make_mail(sender=f"c{i}@exemplo.com.br", subject=f"Pedido {i}") for i in range(9)]
+    mails.insert(4, make_mail(sender="intruso@outro.example", subject="Fora"))
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        assert list(pool.map(lambda raw: send(smtp_server, raw), mails)) == [{}] * 10
+    assert Ticket.objects.count() == 9
+    assert InboundMessage.objects.get(outcome="quarantined").subject == "Fora"
+
+
+def test_a_batch_that_raises_is_written_one_mail_at_a_time(
+    smtp_server: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, _raw_dir: Path
+) -> None:
+    # A bug in the batch writer (here: its one INSERT fails): every session
+    # still gets its 250, through the single-mail path.
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(InboundMessage.objects, "bulk_create", broken)
+    mails = [make_mail(subject=f"Pedido {i}") for i in range(5)]
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        assert list(pool.map(lambda raw: send(smtp_server, raw), mails)) == [{}] * 5
+    assert Ticket.objects.count() == 5
+    files = {p.relative_to(_raw_dir).as_posix() for p in _raw_dir.rglob("*.eml")}
+    assert files == set(InboundMessage.objects.values_list("raw_path", flat=True))
