@@ -35,9 +35,16 @@ class Count:
         return dict(self.__dict__)
 
 
-def count(message_ids: Iterable[str], raw_dir: Path) -> Count:
+Row = tuple[str, str, str]  # message_id, outcome, raw_path
+ROWS_SQL = "SELECT message_id, outcome, raw_path FROM mailgateway_inboundmessage"
+
+
+def count(message_ids: Iterable[str], raw_dir: Path, rows: list[Row] | None = None) -> Count:
+    """Each mail's first deliveries and repeats, and the archive against the
+    rows (those of this test's database, or the rows given: ROWS_SQL)."""
     wanted = [normalize_message_id(m) for m in message_ids]
-    rows = list(InboundMessage.objects.values_list("message_id", "outcome", "raw_path"))
+    if rows is None:
+        rows = list(InboundMessage.objects.values_list("message_id", "outcome", "raw_path"))
     first = Counter(mid for mid, outcome, _ in rows if outcome != "duplicate")
     named = {path for _, _, path in rows if path}
     files = {str(p.relative_to(raw_dir)) for p in raw_dir.rglob("*") if p.is_file()}
@@ -58,15 +65,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def manage(env: dict[str, str], *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
+def manage(
+    env: dict[str, str], *args: str, log: Path | None = None, stdin: bytes | None = None
+) -> subprocess.Popen[bytes]:
     """manage.py in a child process of its own process group (so a kill can
-    take its worker processes too), its output to log."""
+    take its worker processes too), its output to log, stdin fed from bytes."""
     out = log.open("ab") if log else subprocess.DEVNULL
     try:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
             env=env,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -74,6 +84,11 @@ def manage(env: dict[str, str], *args: str, log: Path | None = None) -> subproce
     finally:
         if log:
             out.close()  # type: ignore[union-attr]
+    if stdin is not None and proc.stdin is not None:
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(stdin)
+        proc.stdin.close()
+    return proc
 
 
 def children(pid: int) -> list[int]:

@@ -1,0 +1,144 @@
+"""F3: the database goes away in the middle of SMTP, pipe and IMAP deliveries.
+
+PostgreSQL: a private cluster (never the machine's own) stopped with
+`pg_ctl stop -m immediate` while the three doors deliver, kept down until
+each door has met it, then started again. SQLite: another process holds the
+write lock (BEGIN EXCLUSIVE) past the busy timeout. Meanwhile the answers
+must be 451 / exit 75 / mail left on the IMAP server, never 250 or exit 0
+for a mail that is not stored and never a 5xx or another exit code (a
+bounce); afterwards every mail exists exactly once, with no orphan raw file
+and no row without its raw file (no process was killed: a rolled-back mail
+leaves no file behind).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from tests.faults import ledger, outage
+from tests.faults.conftest import is_heavy
+from tests.faults.pgcluster import Cluster, binaries
+from tests.mailgateway.dovecot import Dovecot
+
+# A repeat of a stored mail: its door answered "retry" (or nothing) after storing it.
+REPEATS_SQL = (
+    "SELECT door, COUNT(*) FROM mailgateway_inboundmessage"
+    " WHERE outcome = 'duplicate' GROUP BY door"
+)
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """A private cluster with a migrated template database."""
+    if connection.vendor != "postgresql" and not is_heavy(request.config):
+        pytest.skip("runs in the PostgreSQL pass of the suite (and with --heavy)")
+    if binaries() is None:
+        pytest.skip("PostgreSQL server binaries (/usr/lib/postgresql/*/bin) are not installed")
+    pg = Cluster()
+    pg.start()
+    try:
+        pg.create_database("hd_template")
+        env = _env(pg.url("hd_template"), tmp_path_factory.mktemp("migrate"), "unused")
+        migrate = ledger.manage(env, "migrate", "-v", "0")
+        assert migrate.wait(timeout=600) == 0
+        yield pg
+    finally:
+        pg.remove()
+
+
+def _env(database_url: str, data_dir: Path, raw_dir: Path | str) -> dict[str, str]:
+    from django.conf import settings
+
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "HELPDESK_DATA_DIR": str(data_dir),
+        "HELPDESK_RAW_DIR": str(raw_dir),
+        "HELPDESK_SUPPORT_ADDRESS": "support@example.com",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.mark.slow
+def test_postgresql_stopped_hard_mid_delivery(
+    cluster: Cluster, dovecot: Dovecot, tmp_path: Path, scale: Any, figures: Any
+) -> None:
+    name = f"f3_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name, template="hd_template")
+    raw_dir = tmp_path / "raw"
+    env = _env(cluster.url(name), tmp_path / "child-data", raw_dir)
+    doors = outage.run(
+        env,
+        dovecot,
+        tmp_path,
+        smtp_mails=scale(20, 400),
+        pipe_mails=scale(4, 40),
+        imap_mails=scale(20, 400),
+        outages=scale(1, 3),
+        begin_outage=cluster.crash,
+        end_outage=cluster.start,
+    )
+    with cluster.connect(name) as conn:
+        rows = [tuple(r) for r in conn.execute(ledger.ROWS_SQL).fetchall()]
+        repeats = dict(conn.execute(REPEATS_SQL).fetchall())
+    count = ledger.count(doors.expected + doors.imap_expected, raw_dir, rows)  # type: ignore[arg-type]
+    checked = outage.check(doors, dovecot, count, f"user{dovecot._count}")
+    figures({**checked, "duplicates_by_door": repeats})
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_locked_by_another_process_mid_delivery(
+    child_env: dict[str, str],
+    _raw_dir: Path,
+    dovecot: Dovecot,
+    tmp_path: Path,
+    scale: Any,
+    figures: Any,
+) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("runs in the SQLite pass of the suite")
+    path = connection.settings_dict["NAME"]
+    holder: list[sqlite3.Connection] = []
+
+    def lock() -> None:
+        # Another process's writer holding the lock (BEGIN EXCLUSIVE) past every
+        # busy timeout: a long backup, a stuck admin shell.
+        conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        conn.execute("BEGIN EXCLUSIVE")
+        holder.append(conn)
+
+    def unlock() -> None:
+        conn = holder.pop()
+        conn.execute("ROLLBACK")
+        conn.close()
+
+    doors = outage.run(
+        child_env,
+        dovecot,
+        tmp_path,
+        smtp_mails=scale(20, 400),
+        pipe_mails=scale(4, 40),
+        imap_mails=scale(20, 400),
+        outages=scale(1, 3),
+        begin_outage=lock,
+        end_outage=unlock,
+    )
+    count = ledger.count(doors.expected + doors.imap_expected, _raw_dir)
+    checked = outage.check(doors, dovecot, count, f"user{dovecot._count}")
+    with connection.cursor() as cursor:
+        cursor.execute(REPEATS_SQL)
+        repeats = dict(cursor.fetchall())
+    figures({**checked, "duplicates_by_door": repeats})
