@@ -213,6 +213,13 @@ def make_mail(i: int, run: str) -> tuple[str, bytes]:
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(idstring=f"{run}.{i}", domain="clientes.test")
     msg.set_content(f"Olá, a impressora do andar {i % 7} parou de novo.\n\nCliente {i % 20}")
+    if i % 5 == 0:  # an attachment now and then: files go where attachments go
+        msg.add_attachment(
+            b"%PDF-1.4 " + bytes(str(i), "ascii") * 500,
+            maintype="application",
+            subtype="pdf",
+            filename=f"nota-{i}.pdf",
+        )
     return sender, msg.as_bytes()
 
 
@@ -319,7 +326,9 @@ def run(
     web_users: int,
     web_workers: int = 2,
     timeout: float = 600,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """extra_env: more settings for every process (an object store's HELPDESK_S3_*)."""
     run_id = f"{os.getpid()}x{int(time.time())}"
     capture = Capture()
     controller = Controller(capture, hostname="127.0.0.1", port=free_port())
@@ -342,6 +351,7 @@ def run(
             "EMAIL_PORT": str(controller.port),
             "HELPDESK_NOTIFY_MAX_PER_HOUR": "0",
             "LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
         }
         hosts = [
             Host(

@@ -1,6 +1,7 @@
 """The cluster topology, light: two web servers, two SMTP listeners and two
-workers on one PostgreSQL and one Redis, under mail and web load (bench/cluster.py
-runs it heavy, on demand, and its figures are in the README)."""
+workers on one PostgreSQL, one Redis and one S3 object store (moto's server on
+loopback), under mail and web load (bench/cluster.py runs it heavy, on demand,
+and its figures are in the README)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests import objectstore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +44,22 @@ def test_two_of_everything_lose_nothing_and_send_each_notification_once() -> Non
                 pytest.fail(message)
             pytest.skip(message)
     url = os.environ.get("DATABASE_URL", "")
-    figures = _cluster().run(
+    store = objectstore.S3Server()
+    store.start()
+    try:
+        figures = _run(url, store)
+    finally:
+        store.stop()
+    assert figures["ok"], figures
+    assert (figures["lost"], figures["duplicated_tickets"], figures["tickets"]) == (0, 0, 40)
+    assert figures["notifications_sent"] == figures["notifications_received"] > 0
+    assert figures["workers_alive"] == 2 and figures["web_requests"] >= 4
+    # Every raw mail and every attachment (one mail in five has one) in the bucket.
+    assert (figures["raw_objects"], figures["attachment_objects"]) == (40, 8)
+
+
+def _run(url: str, store: objectstore.S3Server) -> dict[str, Any]:
+    figures: dict[str, Any] = _cluster().run(
         database_url=url
         if url.startswith("postgres")
         else "postgres://postgres@127.0.0.1:5432/test",
@@ -51,8 +69,9 @@ def test_two_of_everything_lose_nothing_and_send_each_notification_once() -> Non
         web_users=2,
         web_workers=1,
         timeout=240,
+        extra_env=store.env(),
     )
-    assert figures["ok"], figures
-    assert (figures["lost"], figures["duplicated_tickets"], figures["tickets"]) == (0, 0, 40)
-    assert figures["notifications_sent"] == figures["notifications_received"] > 0
-    assert figures["workers_alive"] == 2 and figures["web_requests"] >= 4
+    keys = list(store.objects())
+    figures["raw_objects"] = sum(1 for k in keys if k.startswith("raw/"))
+    figures["attachment_objects"] = sum(1 for k in keys if not k.startswith("raw/"))
+    return figures
