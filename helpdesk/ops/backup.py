@@ -295,8 +295,11 @@ def create_backup(
     directory.mkdir(parents=True, exist_ok=True)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     final = directory / f"helpdesk-backup-{stamp}.tar.gz"
-    if final.exists():
-        raise BackupError(f"{final} already exists; wait a second and try again.")
+    # Another backup within the same second: a number after the time.
+    number = 1
+    while final.exists():
+        number += 1
+        final = directory / f"helpdesk-backup-{stamp}-{number}.tar.gz"
     with tempfile.TemporaryDirectory(dir=directory, prefix=".work-") as tmp:
         workdir = Path(tmp)
         rows_file = workdir / portable.NAME

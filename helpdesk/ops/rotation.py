@@ -1,7 +1,7 @@
 """Backup rotation: keep the newest archive of each of the last N days and M weeks.
 
 Applied by `backup` after it wrote a new archive. Only archives named as
-`backup` names them (helpdesk-backup-YYYYmmdd-HHMMSS.tar.gz, UTC) are ever
+`backup` names them (helpdesk-backup-YYYYmmdd-HHMMSS[-N].tar.gz, UTC) are ever
 considered; anything else in the directory is left alone. A day or a week
 counts only when it has an archive, so a machine that was off for a while
 still keeps N archives, not N empty days.
@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-_NAME = re.compile(r"^helpdesk-backup-(\d{8}-\d{6})\.tar\.gz$")
+_NAME = re.compile(r"^helpdesk-backup-(\d{8}-\d{6})(?:-(\d+))?\.tar\.gz$")
 
 
 @dataclass(frozen=True)
 class Archive:
     path: Path
     taken: datetime
+    number: int = 1  # the second backup of the same second is -2, and so on
 
 
 def archives(directory: Path) -> list[Archive]:
@@ -33,8 +34,8 @@ def archives(directory: Path) -> list[Archive]:
                 taken = datetime.strptime(match.group(1), "%Y%m%d-%H%M%S")
             except ValueError:
                 continue
-            found.append(Archive(path, taken))
-    return sorted(found, key=lambda a: a.taken, reverse=True)
+            found.append(Archive(path, taken, int(match.group(2) or 1)))
+    return sorted(found, key=lambda a: (a.taken, a.number), reverse=True)
 
 
 def to_keep(found: list[Archive], *, daily: int, weekly: int) -> set[Path]:

@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from helpdesk.ops.rotation import Archive, rotate, to_keep
+from helpdesk.ops.rotation import Archive, archives, rotate, to_keep
 from tests.conftest import require_program
 from tickets import services
 from tickets.models import Ticket
@@ -215,6 +215,18 @@ def test_rotation_keeps_the_newest_of_each_recent_day_and_week() -> None:
     assert {a.path for a in found} & to_keep(found, daily=0, weekly=0) == {found[0].path}
 
 
+def test_a_second_backup_in_the_same_second_is_the_newer(tmp_path: Path) -> None:
+    for name in ("20260302-031500.tar.gz", "20260302-031500-2.tar.gz", "20260301-031500.tar.gz"):
+        (tmp_path / f"helpdesk-backup-{name}").write_bytes(b"")
+    found = [a.path.name for a in archives(tmp_path)]
+    assert found == [
+        "helpdesk-backup-20260302-031500-2.tar.gz",
+        "helpdesk-backup-20260302-031500.tar.gz",
+        "helpdesk-backup-20260301-031500.tar.gz",
+    ]
+    assert rotate(tmp_path, daily=2, weekly=0) == [tmp_path / found[1]]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_backup_rotates_older_archives_after_it_succeeded(
     tmp_path: Path, settings: Any, capsys: Any
@@ -248,7 +260,12 @@ def test_backup_rotates_older_archives_after_it_succeeded(
     assert not any(paths[key].exists() for key in ("yesterday_early", "before", "last_month"))
     assert all(path.exists() for path in others)
 
+    # --no-rotate keeps what is there this time, even with a policy of one.
+    settings.HELPDESK_BACKUP_KEEP_DAILY = 1
+    call_command("backup", "--dir", str(directory), "--no-rotate")
+    newer = Path(capsys.readouterr().out.split()[0])
+    assert new.exists() and newer.exists() and paths["yesterday_late"].exists()
+
     # Both counts 0: rotation is off, nothing more is deleted.
-    settings.HELPDESK_BACKUP_KEEP_DAILY = settings.HELPDESK_BACKUP_KEEP_WEEKLY = 0
     assert rotate(directory, daily=0, weekly=0) == []
     assert new.exists() and paths["yesterday_late"].exists()
