@@ -328,7 +328,8 @@ def write(
     mails = {i: s for i, s in enumerate(staged) if isinstance(s, Staged) and s.raw_path}
     rows: dict[int, InboundMessage] = {}
     processed: dict[int, IngestResult | Exception] = {}
-    committed, outage = False, None
+    committed = committing = False
+    outage = None
     started = time.monotonic()
     try:
         store.sync_dirs(s.raw_path for s in mails.values())
@@ -341,15 +342,20 @@ def write(
                 row = rows[i] = InboundMessage(dedupe_key=s.key, raw_path=s.raw_path, **s.columns)
                 processed[i] = _process(row, s.prepared, senders, hold)
             InboundMessage.objects.bulk_create(rows.values())
+            # What fails from here on may be a COMMIT whose answer was lost:
+            # the rows may be stored, so their files stay (found by the F3
+            # fault suite: a stored mail had lost its raw file).
+            committing = True
         committed = True
     except (DatabaseError, InboundError, OSError) as error:
         if defer_on_outage and isinstance(error, TRANSIENT):
             outage = InboundError(f"database unavailable: {type(error).__name__}")
         log.warning("inbound batch of %d rolled back: %s", len(raws), error)
     finally:
-        # Whatever did not commit (a rollback, or a bug raising through) leaves no file.
+        # Whatever did not commit (a rollback, or a bug raising through) leaves
+        # no file; after a failed COMMIT the sweeper removes the orphans.
         for i, s in mails.items():
-            if not (committed and i in rows):
+            if not (committing and i in rows):
                 store.delete_raw(s.raw_path)
         _discard_files(staged)
     if not committed:
