@@ -1,7 +1,9 @@
-"""A TCP proxy between a client process and a server that can kill the client
-the moment it sends a given command: a crash at an exact protocol step (the
-IMAP poller right after its UID COPY reached the server, before it flags and
-expunges), which a random kill almost never hits."""
+"""A TCP proxy between a client process and a server that acts the moment the
+client sends a given command: kills the client (the IMAP poller right after
+its UID COPY reached the server, before it flags and expunges), or cuts the
+connection so the server's answer never arrives (a PostgreSQL COMMIT that
+commits, its reply lost). A crash at an exact protocol step, which a random
+kill almost never hits."""
 
 from __future__ import annotations
 
@@ -16,18 +18,23 @@ class KillingProxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.trap: re.Pattern[bytes] | None = None  # client command that sets off on_trap
-        self.on_trap: Callable[[], None] = lambda: None
+        self.on_trap: Callable[[socket.socket], None] = lambda client: None
         self.sprung = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def arm(self, command: bytes, on_trap: Callable[[], None]) -> None:
-        """The next time a client sends `command` (e.g. b"UID COPY"), pass it on
-        to the server, then call on_trap (which kills the client)."""
+    def arm(
+        self, command: bytes | re.Pattern[bytes], on_trap: Callable[[socket.socket], None]
+    ) -> None:
+        """The next time a client sends `command` (an IMAP command such as
+        b"UID COPY", or a pattern), pass it on to the server, then call
+        on_trap with the client's socket (to kill the client, or cut it off)."""
         self.sprung.clear()
         self.on_trap = on_trap
-        self.trap = re.compile(rb"^\S+ " + re.escape(command) + rb"\b", re.MULTILINE | re.I)
+        if isinstance(command, bytes):
+            command = re.compile(rb"^\S+ " + re.escape(command) + rb"\b", re.MULTILINE | re.I)
+        self.trap = command
 
     def disarm(self) -> None:
         self.trap = None
@@ -52,7 +59,7 @@ class KillingProxy:
                 trap = self.trap
                 if from_client and trap is not None and trap.search(data):
                     self.trap = None
-                    self.on_trap()
+                    self.on_trap(source)
                     self.sprung.set()
         except OSError:
             pass

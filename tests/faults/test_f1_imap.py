@@ -90,7 +90,7 @@ def _run_with_kills(
         stored = rows.count()
         if mode.startswith("UID "):
             # Killed the moment this command of the move reached the server.
-            proxy.arm(mode.encode(), lambda p=proc: ledger.kill_group(p))
+            proxy.arm(mode.encode(), lambda _client, p=proc: ledger.kill_group(p))
             _until(proc, proxy.sprung.is_set)
             proc.wait(timeout=600)
             proxy.disarm()

@@ -13,8 +13,12 @@ leaves no file behind).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import socket
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +30,10 @@ from django.db import connection
 from tests.faults import ledger, outage
 from tests.faults.conftest import is_heavy
 from tests.faults.pgcluster import Cluster, binaries
+from tests.faults.proxy import KillingProxy
+from tests.faults.senders import Tally, deliver
 from tests.mailgateway.dovecot import Dovecot
+from tests.mailgateway.imap_helpers import mail
 
 # A repeat of a stored mail: its door answered "retry" (or nothing) after storing it.
 REPEATS_SQL = (
@@ -142,3 +149,61 @@ def test_sqlite_locked_by_another_process_mid_delivery(
         cursor.execute(REPEATS_SQL)
         repeats = dict(cursor.fetchall())
     figures({**checked, "duplicates_by_door": repeats})
+
+
+# psycopg sends COMMIT as a simple query: 'Q', its length, the text, a NUL.
+COMMIT = re.compile(re.escape(b"Q\x00\x00\x00\x0bCOMMIT\x00"))
+
+
+def _cut(client: socket.socket) -> None:
+    """The COMMIT has gone to the server; its answer never comes back."""
+    with contextlib.suppress(OSError):
+        client.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_whose_answer_is_lost_keeps_the_raw_file_of_its_rows(
+    child_env: dict[str, str], _raw_dir: Path, tmp_path: Path, figures: Any
+) -> None:
+    """The connection drops after COMMIT reached PostgreSQL: the rows may be
+    committed, so their raw files must stay (an orphan costs the sweeper a
+    file; a deleted file costs a stored mail its bytes). The SMTP listener
+    and the pipe, each through a proxy that cuts it off after its COMMIT."""
+    if connection.vendor != "postgresql":
+        pytest.skip("runs in the PostgreSQL pass of the suite")
+    db = connection.settings_dict
+    proxy = KillingProxy(int(db["PORT"] or 5432))
+    env = {
+        **child_env,
+        "DATABASE_URL": child_env["DATABASE_URL"].replace(
+            f":{db['PORT'] or 5432}/", f":{proxy.port}/"
+        ),
+    }
+    assert f":{proxy.port}/" in env["DATABASE_URL"]
+    log = tmp_path / "children.log"
+    port = ledger.free_port()
+    listener = ledger.manage(env, "smtpd", "--host", "127.0.0.1", "--port", str(port), log=log)
+    tally, stop = Tally(), threading.Event()
+    try:
+        ledger.wait_for_port(port, listener)
+        deliver(port, mail(0, tag="f3cut"), "cliente0.f3cut@exemplo.com.br", tally, stop, 0)
+        proxy.arm(COMMIT, _cut)
+        deliver(port, mail(1, tag="f3cut"), "cliente1.f3cut@exemplo.com.br", tally, stop, 0)
+        smtp_cut = proxy.sprung.is_set()
+        proxy.arm(COMMIT, _cut)
+        exits = []
+        while not exits or exits[-1] == 75:
+            piped = ledger.manage(env, "ingest_email", log=log, stdin=mail(2, tag="f3cut"))
+            exits.append(piped.wait(timeout=120))
+        pipe_cut = proxy.sprung.is_set()
+    finally:
+        listener.terminate()
+        listener.wait(timeout=60)
+        proxy.close()
+    count = ledger.count([f"<f3cut-{i}@exemplo.com.br>" for i in range(3)], _raw_dir)
+    figures({**count.as_dict(), "smtp": tally.acked, "pipe_exits": exits})
+    assert (smtp_cut, pipe_cut) == (True, True), log.read_text()[-3000:]
+    assert tally.permanent == [] and exits[-1] == 0 and set(exits) <= {0, 75}
+    assert (count.lost, count.doubled, count.stored) == (0, 0, 3)
+    assert count.rows_without_file == 0, log.read_text()[-3000:]
