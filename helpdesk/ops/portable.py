@@ -25,6 +25,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -191,8 +192,9 @@ def load(path: Path, *, using: str, total: int, each_row: Progress | None = None
     """Insert every row of path into connection `using`, whose tables are empty.
 
     Runs in the caller's transaction. Rows go in as they are (raw inserts:
-    no save(), no signals, auto_now fields keep their stored times), a
-    batch per INSERT. Returns the rows loaded per model.
+    no save(), no signals, auto_now fields keep their stored times): a
+    COPY per table on PostgreSQL, a batch per INSERT on SQLite. Returns the
+    rows loaded per model.
     """
     connection = connections[using]
     assert connection.in_atomic_block, "load() needs a transaction (foreign keys are deferred)"
@@ -210,6 +212,8 @@ def load(path: Path, *, using: str, total: int, each_row: Progress | None = None
             batch.clear()
 
     rows = _read(path)
+    if connection.vendor == "postgresql":
+        return _load_by_copy(each_row(rows, total) if each_row else rows, using=using)
     for model, names, row in each_row(rows, total) if each_row else rows:
         if model is not current:
             flush()
@@ -226,6 +230,38 @@ def load(path: Path, *, using: str, total: int, each_row: Progress | None = None
         if len(batch) >= limit:
             flush()
     flush()
+    return counts
+
+
+def _load_by_copy(rows: Iterator[Loaded], *, using: str) -> dict[str, int]:
+    """PostgreSQL: one COPY per table with its rows streamed in, several
+    times faster than INSERTs of a few hundred rows each. Values are
+    prepared as an INSERT would prepare them (get_db_prep_save)."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    counts: dict[str, int] = {}
+    current: type[models.Model] | None = None
+    fields: list[models.Field[Any, Any]] = []
+    with connection.cursor() as cursor, ExitStack() as stack:
+        copy: Any = None
+        for model, names, row in rows:
+            if model is not current:
+                stack.close()  # ends the previous table's COPY
+                current = model
+                fields = _converters(model, names)
+                columns = ", ".join(quote(field.column) for field in fields)
+                table = quote(model._meta.db_table)
+                copy = stack.enter_context(
+                    cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN")
+                )
+                counts.setdefault(model._meta.label_lower, 0)
+            copy.write_row(
+                [
+                    field.get_db_prep_save(field.to_python(value), connection)
+                    for field, value in zip(fields, row, strict=True)
+                ]
+            )
+            counts[model._meta.label_lower] += 1
     return counts
 
 
