@@ -6,7 +6,8 @@ or back): the empty target is migrated, the portable rows are loaded in
 one transaction, the id sequences are moved past them and the search index
 is rebuilt. Either way restore then checks what it restored against the
 manifest (each part's sha256, the rows of every table, the reference
-counters, each file's sha256) and reports each check in one line.
+counters, each file's sha256) and reports each check in one line, and
+last whether this install has the SECRET_KEY the backup was made with.
 """
 
 from __future__ import annotations
