@@ -126,7 +126,7 @@ def test_memory_stays_flat_over_many_mails(listener: Listener) -> None:
     after_warm_up = server.rss_mb()
     assert set(run(range(WARM_UP, WARM_UP + SOAK))) == {250}
     grown = server.rss_mb() - after_warm_up
-    # It grew ~20 MB per 1,000 mails before its malloc arenas were bounded
-    # (mailgateway.smtp.limit_malloc_arenas).
+    # It grew ~20 MB per 1,000 mails before glibc's mmap threshold was fixed
+    # (mailgateway.smtp.steady_malloc).
     assert grown < RSS_BOUND_MB, f"RSS grew {grown:.1f} MB over {SOAK} mails"
     assert InboundMessage.objects.count() == WARM_UP + SOAK
