@@ -986,6 +986,31 @@ def _clean_charset_labels(raw: bytes) -> bytes:
     return _CHARSET_PARAM_RE.sub(lambda m: m.group(1) + m.group(2).replace(b"\x00", b""), raw)
 
 
+_B_WORD_RE = re.compile(rb"=\?([^?\s]+)\?[Bb]\?([A-Za-z0-9+/=]*)\?=")
+
+
+def _pad_encoded_words(raw: bytes) -> bytes:
+    """A base64 encoded-word whose length is not a multiple of four (its
+    padding cut) makes mail-parser's address parsing raise HeaderParseError;
+    mail clients read it padded, and so do we. Found by tests/fuzz."""
+    end = _HEADER_END_RE.search(raw)
+    split = end.end() if end else len(raw)
+    head = raw[:split]
+    if b"?B?" not in head and b"?b?" not in head:
+        return raw
+
+    def pad(m: re.Match[bytes]) -> bytes:
+        data = m.group(2).rstrip(b"=")
+        if len(data) % 4 == 1:  # one char past a group can never decode: dropped
+            data = data[:-1]
+        return m.group(0) if len(m.group(2)) % 4 == 0 else (
+            b"=?" + m.group(1) + b"?B?" + data + b"=" * (-len(data) % 4) + b"?="
+        )  # fmt: skip
+
+    fixed = _B_WORD_RE.sub(pad, head)
+    return raw if fixed == head else fixed + raw[split:]
+
+
 def _untraced(raw: bytes) -> bytes:
     """raw without its Received headers, which mail-parser would parse one by
     one (its costliest step, a fifth of a parse) into a trace nothing here
@@ -1002,7 +1027,7 @@ def parse_email(raw: bytes) -> InboundEmail:
     MailParserRecursionError on structure bombs, nothing else."""
     check_header_block(raw)
     raw, repairs = repair_header_block(raw)
-    parser, lifted = _parse_lifted(_untraced(_clean_charset_labels(raw)))
+    parser, lifted = _parse_lifted(_untraced(_pad_encoded_words(_clean_charset_labels(raw))))
     msg: StdMessage = parser.message
     defects: list[str] = [f"HeaderRepair: {note}" for note in repairs]
     for entry in parser.defects or []:

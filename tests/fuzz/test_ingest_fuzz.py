@@ -217,3 +217,14 @@ def test_inputs_the_fuzzer_broke_are_read_now(path: Path, settings: Any) -> None
     result = ingest_raw_email(path.read_bytes(), door="pipe")
     row = InboundMessage.objects.get(pk=result.inbound_id)
     assert row.traceback == "", row.error
+
+
+def test_a_base64_word_one_character_past_a_group_is_read(settings: Any) -> None:
+    # mail-parser raised HeaderParseError on it (a fuzzer's long run): quarantined.
+    raw = (
+        b"From: =?utf-8?B?Q2FybGExY?= <carla@cliente.com.br>\r\nTo: support@example.com\r\n"
+        b"Subject: =?utf-8?B?UGVkaWRv?=\r\nMessage-ID: <pad-1@cliente.com.br>\r\n\r\nOla\r\n"
+    )
+    result = ingest_raw_email(raw, door="pipe")
+    row = InboundMessage.objects.get(pk=result.inbound_id)
+    assert (result.outcome, row.traceback, row.subject) == ("created", "", "Pedido")
