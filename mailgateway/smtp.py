@@ -432,8 +432,8 @@ def steady_malloc() -> None:
     and parsed parts come from the threads' arenas, whose holes are not
     given back to the system. A fixed threshold keeps such buffers in maps
     of their own, returned when freed. (Two malloc arenas kept the RSS
-    flat too, but the CPU per mail rose 10-15 % in the runs here: the
-    threads then contend for malloc's locks.)
+    flat too, but the CPU per mail looked 10-15 % higher in those runs:
+    the threads then contend for malloc's locks.)
     MALLOC_MMAP_THRESHOLD_ in the environment still wins; on another libc
     this does nothing."""
     if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
