@@ -33,6 +33,7 @@ def deliver(
     tally: Tally,
     stop: threading.Event,
     hang_up: float = HANG_UP,
+    timeout: float = 60,
 ) -> None:
     """One mail, retried until 250 as an MTA would (with a short backoff);
     now and then the first attempt hangs up without reading the reply."""
@@ -42,7 +43,7 @@ def deliver(
             tally.attempts += 1
         in_data = False
         try:
-            with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+            with smtplib.SMTP("127.0.0.1", port, timeout=timeout) as client:
                 client.ehlo("mta.test")
                 code, reply = client.mail(sender)
                 if code == 250:
