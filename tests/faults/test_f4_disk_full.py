@@ -1,0 +1,116 @@
+"""F4: the raw archive's disk fills up (a small tmpfs) while mail arrives by
+SMTP and by the pipe. Meanwhile: 451 / exit 75, never a 250 or 0 for a mail
+that is not stored, never a 5xx or a bounce; /healthz answers 503 and names
+the full disk. Space comes back and the doors take the retries by themselves
+(no restart): each mail once, no half-written file left, no row without its
+file."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.faults import ledger
+from tests.faults.senders import Tally, deliver
+from tests.mailgateway.imap_helpers import mail
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@contextlib.contextmanager
+def _small_disk(path: Path, size: str) -> Iterator[Path]:
+    path.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def _fill(path: Path) -> Path:
+    """Write until the disk is full."""
+    filler = path / "filler"
+    with filler.open("wb") as f, contextlib.suppress(OSError):
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
+    return filler
+
+
+def test_a_full_raw_archive_answers_retry_then_recovers_by_itself(
+    child_env: dict[str, str], tmp_path: Path, settings: Any, client: Any, figures: Any
+) -> None:
+    with _small_disk(tmp_path / "small", "4m") as disk:
+        raw_dir = disk / "raw"
+        raw_dir.mkdir()
+        settings.HELPDESK_RAW_DIR = raw_dir  # this process's /healthz looks there
+        settings.HELPDESK_DISK_MIN_FREE_MB = 1
+        env = {**child_env, "HELPDESK_RAW_DIR": str(raw_dir)}
+        log = tmp_path / "children.log"
+        filler = _fill(disk)
+
+        port = ledger.free_port()
+        listener = ledger.manage(env, "smtpd", "--host", "127.0.0.1", "--port", str(port), log=log)
+        tally, stop, pipe_exits = Tally(), threading.Event(), Counter[int]()
+        senders = [
+            threading.Thread(
+                target=deliver,
+                args=(port, mail(i, tag="f4"), f"cliente{i}.f4@exemplo.com.br", tally, stop, 0),
+            )
+            for i in range(5)
+        ]
+        try:
+            ledger.wait_for_port(port, listener)
+            for sender in senders:
+                sender.start()
+            piped = ledger.manage(env, "ingest_email", log=log, stdin=mail(5, tag="f4"))
+            pipe_exits[piped.wait(timeout=120)] += 1
+            deadline = time.monotonic() + 120  # a hang guard, not a timing assertion
+            while tally.tempfails < 5 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            health = client.get("/healthz")
+            full = health.json()
+
+            filler.unlink()  # space comes back; nothing is restarted
+            for sender in senders:
+                sender.join(timeout=120)
+            while not pipe_exits[0]:
+                piped = ledger.manage(env, "ingest_email", log=log, stdin=mail(5, tag="f4"))
+                pipe_exits[piped.wait(timeout=120)] += 1
+            healthy = client.get("/healthz").json()
+        finally:
+            stop.set()
+            listener.terminate()
+            listener.wait(timeout=60)
+        count = ledger.count([f"<f4-{i}@exemplo.com.br>" for i in range(6)], raw_dir)
+        leftovers = [p.name for p in raw_dir.rglob("*.tmp")]
+
+    figures(
+        {
+            **count.as_dict(),
+            "smtp_451": tally.tempfails,
+            "smtp_250": tally.acked,
+            "pipe_exits": dict(pipe_exits),
+            "healthz_while_full": health.status_code,
+        }
+    )
+    assert tally.permanent == [] and set(pipe_exits) == {0, 75}
+    assert tally.tempfails >= 5  # each sender met the full disk
+    assert health.status_code == 503
+    assert full["checks"]["disk"]["ok"] is False and full["checks"]["disk"]["free_mb"]["raw"] == 0
+    assert healthy["checks"]["disk"]["ok"] is True
+    assert tally.acked == 5
+    assert (count.lost, count.doubled, count.stored) == (0, 0, 6)
+    assert (count.rows_without_file, count.orphan_files, leftovers) == (0, 0, [])
