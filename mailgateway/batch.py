@@ -49,12 +49,12 @@ from django.db import DatabaseError, transaction
 from mailgateway import store
 from mailgateway.errors import InboundError, InboundRejected
 from mailgateway.ingest import (
-    TRANSIENT,
     IngestResult,
     Senders,
     _pipeline,
     after_quarantine,
     ingest_raw_email,
+    is_transient,
     log_ingested,
     max_message_bytes,
     quarantine_fields,
@@ -348,7 +348,7 @@ def write(
             committing = True
         committed = True
     except (DatabaseError, InboundError, OSError) as error:
-        if defer_on_outage and isinstance(error, TRANSIENT):
+        if defer_on_outage and is_transient(error):
             outage = InboundError(f"database unavailable: {type(error).__name__}")
         log.warning("inbound batch of %d rolled back: %s", len(raws), error)
     finally:
@@ -416,9 +416,9 @@ def _process(
             # raises what it raised, and the mail is quarantined with it.
             mail = prepared.restored() if prepared else prepare(store.read_raw(row.raw_path))
             return _pipeline(row, mail, senders)
-    except TRANSIENT:
-        raise  # the whole batch rolls back and goes per mail
     except Exception as exc:
+        if is_transient(exc):
+            raise  # the whole batch rolls back and goes per mail
         hold.rollback(checkpoint)
         senders.rollback(joined)
         for name, value in quarantine_fields(row, exc).items():

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import logging
 import time
@@ -52,11 +53,16 @@ MAX_CCS = 50
 # A database error in processing is retried through the sender this many
 # times; after that the mail is quarantined instead of deferred forever.
 MAX_ATTEMPTS = 3
-# Failures worth a retry rather than the quarantine: the database, and the
-# object store refusing an attachment (the mail's raw bytes and its pending
-# row are kept; the sender's retry finishes it). A full local disk stays a
-# quarantine, as it always was.
+# Failures worth a retry rather than the quarantine: the database, the
+# object store refusing an attachment, and a full disk (the mail's raw bytes
+# and its pending row are kept; the sender's retry finishes it). The F4 fault
+# suite found a full attachment disk quarantining every mail, for good.
 TRANSIENT = (OperationalError, InterfaceError, ObjectStoreError)
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT) or (isinstance(exc, OSError) and exc.errno in DISK_FULL)
 
 
 @dataclass(frozen=True)
@@ -226,9 +232,9 @@ def process(
             row, result.outcome, result.reference, int((time.monotonic() - started) * 1000)
         )
         return result
-    except TRANSIENT as exc:
-        return _database_failed(row, exc)
     except Exception as exc:
+        if is_transient(exc):
+            return _database_failed(row, exc)
         # working carries what the pipeline learnt before failing (sender,
         # subject, verdict): the rollback lost it, the quarantine keeps it.
         return _quarantine(working, exc)
