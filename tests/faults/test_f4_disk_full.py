@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from helpdesk.ops.cleanup import remove_orphans
 from tests.faults import ledger
 from tests.faults.senders import Tally, deliver
 from tests.mailgateway.imap_helpers import mail
@@ -114,3 +115,71 @@ def test_a_full_raw_archive_answers_retry_then_recovers_by_itself(
     assert tally.acked == 5
     assert (count.lost, count.doubled, count.stored) == (0, 0, 6)
     assert (count.rows_without_file, count.orphan_files, leftovers) == (0, 0, [])
+
+
+def _with_attachment(i: int) -> bytes:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = f"Cliente {i} <cliente{i}.f4a@exemplo.com.br>"
+    msg["To"] = "support@example.com"
+    msg["Subject"] = f"Planilha {i}"
+    msg["Message-ID"] = f"<f4a-{i}@exemplo.com.br>"
+    msg.set_content("Segue a planilha.\n")
+    msg.add_attachment(
+        bytes(range(256)) * 400,
+        maintype="application",
+        subtype="octet-stream",
+        filename=f"planilha-{i}.bin",
+    )
+    return msg.as_bytes().replace(b"\n", b"\r\n")
+
+
+def test_a_full_attachment_disk_answers_retry_then_recovers_by_itself(
+    child_env: dict[str, str], _raw_dir: Path, tmp_path: Path, settings: Any, figures: Any
+) -> None:
+    """The attachments' disk (MEDIA_ROOT, under the data dir) is full, the raw
+    archive is not: the mail must not become a ticket without its file."""
+    from tickets.models import Attachment, Ticket
+
+    with _small_disk(tmp_path / "small", "4m") as disk:
+        env = {**child_env, "HELPDESK_DATA_DIR": str(disk / "data")}
+        (disk / "data" / "media").mkdir(parents=True)
+        log = tmp_path / "children.log"
+        filler = _fill(disk)
+        exits = Counter[int]()
+        raw = _with_attachment(0)  # the same bytes each time, as an MTA retries
+        try:
+            for _ in range(2):
+                piped = ledger.manage(env, "ingest_email", log=log, stdin=raw)
+                exits[piped.wait(timeout=120)] += 1
+            tickets_while_full = Ticket.objects.count()
+            filler.unlink()
+            while not exits[0]:
+                piped = ledger.manage(env, "ingest_email", log=log, stdin=raw)
+                exits[piped.wait(timeout=120)] += 1
+            media = disk / "data" / "media"
+            written = [p.name for p in media.rglob("*") if p.is_file()]
+            # A write that ran out of room leaves a short file no row names:
+            # the orphan sweeper's to remove, as after a crash.
+            settings.MEDIA_ROOT = media
+            swept = len(remove_orphans(older_than=0))
+            files = [str(p.relative_to(media)) for p in media.rglob("*") if p.is_file()]
+        except BaseException:
+            print(log.read_text()[-3000:])
+            raise
+    count = ledger.count(["<f4a-0@exemplo.com.br>"], _raw_dir)
+    figures(
+        {
+            **count.as_dict(),
+            "pipe_exits": dict(exits),
+            "tickets_while_full": tickets_while_full,
+            "attachment_files_written": len(written),
+            "short_files_swept": swept,
+        }
+    )
+    assert set(exits) == {0, 75}, log.read_text()[-3000:]
+    assert tickets_while_full == 0
+    assert (count.lost, count.doubled, count.stored, count.rows_without_file) == (0, 0, 1, 0)
+    assert Ticket.objects.count() == 1 and Attachment.objects.count() == 1
+    assert files == list(Attachment.objects.values_list("file", flat=True))
