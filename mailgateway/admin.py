@@ -22,8 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from helpdesk.audit import audit_record
 from helpdesk.models import AuditEntry
 from mailgateway import store
-from mailgateway.errors import InboundError
-from mailgateway.ingest import Vouch, reprocess
+from mailgateway.ingest import Reprocessed, Vouch, reprocess_rows
 from mailgateway.models import InboundMessage
 from mailgateway.verdicts import summary
 from tickets import services
@@ -173,19 +172,12 @@ class InboundMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         permissions=["reprocess"],
     )
     def reprocess_selected(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> None:
-        results: dict[str, int] = {}
-        for row in queryset.filter(
-            outcome__in=[InboundMessage.Outcome.QUARANTINED, InboundMessage.Outcome.PENDING]
-        ):
-            try:
-                outcome = reprocess(row).outcome
-            except InboundError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-                return
-            results[outcome] = results.get(outcome, 0) + 1
-        summary = ", ".join(f"{k}: {v}" for k, v in sorted(results.items())) or "-"
-        _audit(gettext("Re-processed: %(summary)s") % {"summary": summary})
-        self.message_user(request, _("Re-processed: %(summary)s") % {"summary": summary})
+        done = reprocess_rows(
+            queryset.filter(
+                outcome__in=[InboundMessage.Outcome.QUARANTINED, InboundMessage.Outcome.PENDING]
+            )
+        )
+        self._report(request, done, gettext("Re-processed: %(summary)s"))
 
     def _held(self, queryset: QuerySet[InboundMessage]) -> list[InboundMessage]:
         return list(
@@ -195,17 +187,16 @@ class InboundMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         )
 
     def _vouched(self, request: HttpRequest, rows: list[InboundMessage], vouch: Vouch) -> None:
-        results: dict[str, int] = {}
-        for row in rows:
-            try:
-                outcome = reprocess(row, vouch=vouch).outcome
-            except InboundError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-                return
-            results[outcome] = results.get(outcome, 0) + 1
-        summary = ", ".join(f"{k}: {v}" for k, v in sorted(results.items())) or "-"
-        _audit(gettext("Released: %(summary)s") % {"summary": summary})
-        self.message_user(request, _("Released: %(summary)s") % {"summary": summary})
+        self._report(request, reprocess_rows(rows, vouch=vouch), gettext("Released: %(summary)s"))
+
+    def _report(self, request: HttpRequest, done: Reprocessed, message: str) -> None:
+        """Audit what was done (even when an outage stopped it midway), then say it."""
+        if done.counts:
+            _audit(message % {"summary": done.summary})
+        if done.error:
+            self.message_user(request, done.error, messages.ERROR)
+        else:
+            self.message_user(request, message % {"summary": done.summary})
 
     @admin.action(
         description=_("Release held staff mail (as the agent's own)"), permissions=["reprocess"]

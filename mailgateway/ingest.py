@@ -20,7 +20,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -783,3 +783,30 @@ def reprocess(row: InboundMessage, *, vouch: Vouch | None = None) -> IngestResul
     )
     row.refresh_from_db()
     return process(row, vouch=vouch)
+
+
+@dataclass
+class Reprocessed:
+    """What re-processing a set of mails did: outcomes counted, and the
+    error that stopped it (the database went away) if any."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def summary(self) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items())) or "-"
+
+
+def reprocess_rows(rows: Iterable[InboundMessage], *, vouch: Vouch | None = None) -> Reprocessed:
+    """reprocess() each row, counting outcomes; stops at the first transient
+    failure (the rest would meet the same outage)."""
+    done = Reprocessed()
+    for row in rows:
+        try:
+            outcome = str(reprocess(row, vouch=vouch).outcome)
+        except InboundError as exc:
+            done.error = str(exc)
+            break
+        done.counts[outcome] = done.counts.get(outcome, 0) + 1
+    return done

@@ -14,8 +14,7 @@ from helpdesk.audit import audit_record
 from helpdesk.models import AuditEntry
 from helpdesk.ops.system import system_overview
 from helpdesk.roles import is_admin
-from mailgateway.errors import InboundError
-from mailgateway.ingest import reprocess
+from mailgateway.ingest import reprocess_rows
 from mailgateway.models import InboundMessage
 from outbound.delivery import retry_now
 from outbound.models import OutboxItem
@@ -61,20 +60,15 @@ def system_reprocess_quarantine(request: HttpRequest) -> HttpResponse:
     rows = InboundMessage.objects.filter(outcome=InboundMessage.Outcome.QUARANTINED).order_by(
         "received_at"
     )[:REPROCESS_PER_CLICK]
-    results: dict[str, int] = {}
-    for row in rows:
-        try:
-            outcome = reprocess(row).outcome
-        except InboundError as exc:  # the database went away: stop, say so
-            messages.error(request, str(exc))
-            break
-        results[outcome] = results.get(outcome, 0) + 1
-    summary = ", ".join(f"{k}: {v}" for k, v in sorted(results.items())) or "-"
-    if results:
+    done = reprocess_rows(rows)
+    summary = _("Re-processed: %(summary)s") % {"summary": done.summary}
+    if done.counts:
         audit_record(
             action=AuditEntry.Action.QUARANTINE,
             object_type="mailgateway.inboundmessage",
-            object_repr=_("Re-processed: %(summary)s") % {"summary": summary},
+            object_repr=summary,
         )
-    messages.success(request, _("Re-processed: %(summary)s") % {"summary": summary})
+    if done.error:  # the database went away midway: say so
+        messages.error(request, done.error)
+    messages.success(request, summary)
     return redirect("system")
