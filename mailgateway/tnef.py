@@ -30,6 +30,19 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailgateway.mapi import (
+    ATTACH_EMBEDDED_MSG,
+    PR_ATTACH_CONTENT_ID,
+    PR_ATTACH_DATA,
+    PR_ATTACH_FILENAME,
+    PR_ATTACH_LONG_FILENAME,
+    PR_ATTACH_METHOD,
+    PR_ATTACH_MIME_TAG,
+    PR_BODY,
+    PR_BODY_HTML,
+    PR_INTERNET_CPID,
+    PR_RTF_COMPRESSED,
+)
 from mailgateway.parse import InboundAttachment, InboundEmail, clean_text, decode_bytes
 
 SIGNATURE = 0x223E9F78
@@ -47,18 +60,6 @@ ATT_ATTACH_TITLE = 0x00018010
 ATT_ATTACH_DATA = 0x0006800F
 ATT_ATTACHMENT = 0x00069005
 
-# MAPI properties (MS-OXPROPS) we read.
-PR_BODY = 0x1000
-PR_RTF_COMPRESSED = 0x1009
-PR_BODY_HTML = 0x1013
-PR_INTERNET_CPID = 0x3FDE
-PR_ATTACH_DATA = 0x3701
-PR_ATTACH_FILENAME = 0x3704
-PR_ATTACH_METHOD = 0x3705
-PR_ATTACH_LONG_FILENAME = 0x3707
-PR_ATTACH_MIME_TAG = 0x370E
-PR_ATTACH_CONTENT_ID = 0x3712
-ATTACH_EMBEDDED_MSG = 5
 
 # Property types: fixed sizes as stored in TNEF (padded to 4 bytes), and the
 # variable ones (a length, the bytes, padding to 4).
