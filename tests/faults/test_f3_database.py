@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from tests.conftest import in_ci
 from tests.faults import ledger, outage
 from tests.faults.conftest import is_heavy
 from tests.faults.pgcluster import Cluster, binaries
@@ -50,7 +51,14 @@ def cluster(
     if connection.vendor != "postgresql" and not is_heavy(request.config):
         pytest.skip("runs in the PostgreSQL pass of the suite (and with --heavy)")
     if binaries() is None:
-        pytest.skip("PostgreSQL server binaries (/usr/lib/postgresql/*/bin) are not installed")
+        # As tests/programs.py's programs: named with its package, and no skip under CI.
+        message = (
+            "missing program pg_ctl: the PostgreSQL server binaries (/usr/lib/postgresql/*/bin) "
+            "are not installed. Debian: apt-get install postgresql"
+        )
+        if in_ci():
+            pytest.fail(f"{message} [CI is set: no skipping]", pytrace=False)
+        pytest.skip(message)
     pg = Cluster()
     pg.start()
     try:
