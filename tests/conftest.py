@@ -12,6 +12,12 @@ import pytest
 from helpdesk.accounts import user_create
 from helpdesk.roles import Role
 from tests.programs import PROGRAMS, missing
+from tests.proof import (  # noqa: F401 (the proof suites' switches: --heavy, scale, figures)
+    figures,
+    pytest_addoption,
+    pytest_terminal_summary,
+    scale,
+)
 from tickets import services
 from tickets.models import Category, Team, Ticket
 

@@ -6,14 +6,12 @@ HELPDESK_FAULTS_HEAVY=1) runs the sizes docs/PROOF.md reports:
 
     .venv/bin/pytest -p no:xdist tests/faults --heavy
 
-Each test records its figures (tried, lost, duplicated, kills, ...) as a
-`figures` property; they are printed at the end of the run, one line per
-test, so the numbers in docs/PROOF.md come from a run, not from memory.
+Each test records its figures (tried, lost, duplicated, kills, ...) with the
+`figures` fixture (tests/proof.py); they are printed at the end of the run.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -27,58 +25,6 @@ from tests.mailgateway.conftest import (  # noqa: F401
     dovecot,
     oauth_server,
 )
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--heavy",
-        action="store_true",
-        default=False,
-        help="tests/faults: run the full sizes (thousands of mails, dozens of kills)",
-    )
-
-
-def is_heavy(config: pytest.Config) -> bool:
-    env = os.environ.get("HELPDESK_FAULTS_HEAVY", "").strip().lower()
-    # getoption with a default: the option exists only when this conftest was
-    # loaded at start-up (pytest tests/faults ...), not from `make test`.
-    return bool(config.getoption("heavy", default=False)) or env in {"1", "true", "yes"}
-
-
-class Scale:
-    def __init__(self, heavy: bool) -> None:
-        self.heavy = heavy
-
-    def __call__(self, light: int, heavy: int) -> int:
-        return heavy if self.heavy else light
-
-
-@pytest.fixture
-def scale(request: pytest.FixtureRequest) -> Scale:
-    return Scale(is_heavy(request.config))
-
-
-@pytest.fixture
-def figures(record_property: Any) -> Any:
-    """Record a test's figures (a dict), shown at the end of the run."""
-
-    def record(values: dict[str, Any]) -> None:
-        record_property("figures", json.dumps(values, sort_keys=True))
-
-    return record
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    lines = []
-    for outcome in ("passed", "failed"):
-        for report in terminalreporter.stats.get(outcome, []):
-            for name, value in getattr(report, "user_properties", []):
-                if name == "figures":
-                    lines.append(f"{report.nodeid} [{outcome}] {value}")
-    if lines:
-        terminalreporter.section("fault-injection figures")
-        for line in lines:
-            terminalreporter.write_line(line)
 
 
 @pytest.fixture

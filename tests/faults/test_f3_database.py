@@ -29,12 +29,12 @@ from django.db import connection
 
 from tests.conftest import in_ci
 from tests.faults import ledger, outage
-from tests.faults.conftest import is_heavy
 from tests.faults.pgcluster import Cluster, binaries
 from tests.faults.proxy import KillingProxy
 from tests.faults.senders import Tally, deliver
 from tests.mailgateway.dovecot import Dovecot
 from tests.mailgateway.imap_helpers import mail
+from tests.proof import is_heavy
 
 # A repeat of a stored mail: its door answered "retry" (or nothing) after storing it.
 REPEATS_SQL = (
