@@ -57,7 +57,13 @@ from mailgateway.ingest import IngestResult, ingest_raw_email, max_message_bytes
 log = logging.getLogger("mailgateway.smtp")
 
 MAX_RECIPIENTS = 100
-COMMAND_CALL_LIMIT = {"RCPT": MAX_RECIPIENTS, "NOOP": 5, "RSET": 10, "*": 20}
+# RCPT's call limit is above MAX_RECIPIENTS on purpose: RFC 5321 4.5.3.1.8
+# asks for "452 too many recipients" past the limit, and a sender's MTA then
+# delivers the mail to the recipients taken and the rest in another
+# transaction. A call limit at MAX_RECIPIENTS answered the 101st RCPT "421"
+# and hung up instead, so a mail to 150 addresses was not delivered to any
+# (found by the B11 abuse suite). A session that keeps going is still cut off.
+COMMAND_CALL_LIMIT = {"RCPT": 2 * MAX_RECIPIENTS, "NOOP": 5, "RSET": 10, "*": 20}
 TEMPFAIL = "451 4.3.0 Temporary local error, please try again later"
 # The committer waits this long for mails other sessions are still staging
 # (never when none is), and writes at most MAX_BATCH mails per transaction.
