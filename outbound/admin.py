@@ -174,9 +174,10 @@ class EmailTemplateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return format_html('<a href="{}">{}</a>', url, _("Preview"))
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        template = get_object_or_404(EmailTemplate, pk=pk)
-        if not self.has_view_permission(request, template):
+        # The permission before the lookup: 403 whether or not pk exists.
+        if not self.has_view_permission(request):
             return HttpResponse(status=403)
+        template = get_object_or_404(EmailTemplate, pk=pk)
         result = preview(template)
         context = {
             **self.admin_site.each_context(request),
@@ -188,9 +189,10 @@ class EmailTemplateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return TemplateResponse(request, "admin/outbound/emailtemplate/preview.html", context)
 
     def preview_html_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        template = get_object_or_404(EmailTemplate, pk=pk)
-        if not self.has_view_permission(request, template):
+        # The permission before the lookup: 403 whether or not pk exists.
+        if not self.has_view_permission(request):
             return HttpResponse(status=403)
+        template = get_object_or_404(EmailTemplate, pk=pk)
         # Mail HTML relies on inline styles: it gets its own policy (no
         # scripts, sandboxed) and may be framed only by our admin page.
         response = HttpResponse(preview(template).html)
