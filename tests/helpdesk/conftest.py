@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from tickets import services
-from tickets.models import Attachment, Ticket
+from tickets.models import Attachment, Message, Ticket
 from tickets.services import NewAttachment
 
 
@@ -49,10 +49,9 @@ def manager_client(manager: Any) -> Client:
     return client_for(manager)
 
 
-@pytest.fixture
-def full_ticket(ticket: Ticket, agent: Any, customer: Any) -> Ticket:
-    """The customer's ticket with a public reply with a file, and an internal note with a file."""
-    services.ticket_reply_add(
+def add_reply_and_note(ticket: Ticket, agent: Any) -> tuple[Message, Message]:
+    """A public reply with a file, and an internal note with a file."""
+    reply = services.ticket_reply_add(
         ticket=ticket,
         author=agent,
         body="Public answer: please restart the printer.",
@@ -60,7 +59,7 @@ def full_ticket(ticket: Ticket, agent: Any, customer: Any) -> Ticket:
             NewAttachment(name="manual.pdf", content_type="application/pdf", content=b"%PDF-1.4 x")
         ],
     )
-    services.ticket_reply_add(
+    note = services.ticket_reply_add(
         ticket=ticket,
         author=agent,
         body="SECRET-NOTE the customer broke it",
@@ -69,6 +68,37 @@ def full_ticket(ticket: Ticket, agent: Any, customer: Any) -> Ticket:
             NewAttachment(name="internal.txt", content_type="text/plain", content=b"internal only")
         ],
     )
+    return reply, note
+
+
+ATTACHED_MAIL = (
+    b"From: a@example.com\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: text/plain\r\n"
+    b"Content-Disposition: attachment; filename=f.txt\r\n\r\nf\r\n--b--\r\n"
+)
+
+
+def add_mail_with_image_and_eml(ticket: Ticket, author: Any) -> Message:
+    """A mail with HTML (remote image), a pasted PNG and an attached mail:
+    what the per-message frame, the inline view and the nested message show."""
+    from tests.mail_images import png
+
+    return services.ticket_reply_add(
+        ticket=ticket,
+        author=author,
+        body="see",
+        body_html='<p><img data-src="https://example.net/x.png"></p>',
+        attachments=[
+            NewAttachment(name="s.png", content_type="image/png", content=png()),
+            NewAttachment(name="f.eml", content_type="message/rfc822", content=ATTACHED_MAIL),
+        ],
+    )
+
+
+@pytest.fixture
+def full_ticket(ticket: Ticket, agent: Any, customer: Any) -> Ticket:
+    """The customer's ticket with a public reply with a file, and an internal note with a file."""
+    add_reply_and_note(ticket, agent)
     return ticket
 
 

@@ -15,11 +15,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from helpdesk.models import Notification, SavedView
-from tests.helpdesk.conftest import client_for
-from tests.mail_images import png
-from tickets import services
+from tests.helpdesk.conftest import add_mail_with_image_and_eml, client_for
 from tickets.models import CannedReply
-from tickets.services import NewAttachment
 
 ACTORS = ("anon", "owner", "stranger", "agent", "manager")
 LOGIN = 302  # anonymous: redirected to the login page
@@ -386,21 +383,7 @@ def world(
     )
     canned = CannedReply.objects.create(owner=agent, name="Olá", body="Olá {cliente}")
     latest = full_ticket.messages.exclude(kind="event").latest("id").pk
-    attached = (
-        b"From: a@example.com\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
-    )
-    attached += b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: text/plain\r\n"
-    attached += b"Content-Disposition: attachment; filename=f.txt\r\n\r\nf\r\n--b--\r\n"
-    mail = services.ticket_reply_add(
-        ticket=full_ticket,
-        author=customer,
-        body="see",
-        body_html='<p><img data-src="https://example.net/x.png"></p>',
-        attachments=[
-            NewAttachment(name="s.png", content_type="image/png", content=png()),
-            NewAttachment(name="f.eml", content_type="message/rfc822", content=attached),
-        ],
-    )
+    mail = add_mail_with_image_and_eml(full_ticket, customer)
     image, eml = mail.attachments.order_by("id")
     return {
         "clients": {
