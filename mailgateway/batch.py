@@ -59,6 +59,7 @@ from mailgateway.ingest import (
     max_message_bytes,
     quarantine_fields,
     row_fields,
+    surely_not_committed,
 )
 from mailgateway.models import InboundMessage
 from mailgateway.prepare import Prepared, prepare
@@ -328,7 +329,7 @@ def write(
     mails = {i: s for i, s in enumerate(staged) if isinstance(s, Staged) and s.raw_path}
     rows: dict[int, InboundMessage] = {}
     processed: dict[int, IngestResult | Exception] = {}
-    committed = committing = False
+    committed = committing = refused = False
     outage = None
     started = time.monotonic()
     try:
@@ -348,14 +349,16 @@ def write(
             committing = True
         committed = True
     except (DatabaseError, InboundError, OSError) as error:
+        refused = surely_not_committed(error)
         if defer_on_outage and is_transient(error):
             outage = InboundError(f"database unavailable: {type(error).__name__}")
         log.warning("inbound batch of %d rolled back: %s", len(raws), error)
     finally:
         # Whatever did not commit (a rollback, or a bug raising through) leaves
-        # no file; after a failed COMMIT the sweeper removes the orphans.
+        # no file; after a failed COMMIT the sweeper removes the orphans,
+        # unless SQLite says it wrote nothing.
         for i, s in mails.items():
-            if not (committing and i in rows):
+            if not (committing and i in rows) or refused:
                 store.delete_raw(s.raw_path)
         _discard_files(staged)
     if not committed:

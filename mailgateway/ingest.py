@@ -65,6 +65,31 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT) or (isinstance(exc, OSError) and exc.errno in DISK_FULL)
 
 
+# SQLite's errors for a transaction it refused or failed to write: read-only,
+# locked, a full disk, a failed write. Its commit record was never written,
+# so nothing was stored (SQLite rolls back); an fsync error, or a connection
+# lost after a COMMIT was sent to PostgreSQL, may have committed.
+NOT_COMMITTED = ("SQLITE_READONLY", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL")
+NOT_COMMITTED_EXACT = frozenset({"SQLITE_IOERR_WRITE", "SQLITE_PERM"})
+
+
+def surely_not_committed(exc: BaseException) -> bool:
+    """A failed transaction that certainly stored nothing, even if it failed
+    at its COMMIT: its raw files may go at once. Found by the F3 fault suite:
+    with the SQLite file unwritable, every SMTP retry failed at its COMMIT and
+    left its raw file for the sweeper (24 h later); an outage of hours would
+    have filled the archive's disk with orphans."""
+    seen: BaseException | None = exc
+    for _ in range(4):  # Django's wrapper, then sqlite3's own error
+        if seen is None:
+            break
+        name = str(getattr(seen, "sqlite_errorname", ""))
+        if name.startswith(NOT_COMMITTED) or name in NOT_COMMITTED_EXACT:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 @dataclass(frozen=True)
 class IngestResult:
     outcome: str  # created replied duplicate autoreply bounce quarantined (pending)
@@ -197,7 +222,7 @@ def _store(
         )
         return duplicate, first
     except (DatabaseError, OSError) as exc:
-        if relative and not committing:
+        if relative and (not committing or surely_not_committed(exc)):
             # Kept when the COMMIT's answer was lost: the row may be stored
             # (found by the F3 fault suite); the sweeper removes an orphan.
             store.delete_raw(relative)

@@ -1,5 +1,6 @@
 """The accounting every fault suite ends with: each mail's rows, the raw
-archive against the rows, and the processes it starts."""
+archive against the rows, the processes it starts, and a mail with an
+attachment (whose file is written inside the ingest transaction)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,26 @@ def count(message_ids: Iterable[str], raw_dir: Path, rows: list[Row] | None = No
         rows_without_file=len(named - files),
         orphan_files=len(files - named),
     )
+
+
+def mail_with_attachment(i: int, *, tag: str) -> bytes:
+    """A new request from its own sender with a 100 KB attachment, the same
+    bytes each time (as an MTA retries)."""
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = f"Cliente {i} <cliente{i}.{tag}@exemplo.com.br>"
+    msg["To"] = "support@example.com"
+    msg["Subject"] = f"Planilha {i}"
+    msg["Message-ID"] = f"<{tag}-{i}@exemplo.com.br>"
+    msg.set_content("Segue a planilha.\n")
+    msg.add_attachment(
+        bytes(range(256)) * 400,
+        maintype="application",
+        subtype="octet-stream",
+        filename=f"planilha-{i}.bin",
+    )
+    return msg.as_bytes().replace(b"\n", b"\r\n")
 
 
 def free_port() -> int:

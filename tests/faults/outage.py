@@ -29,7 +29,7 @@ class Doors:
     pipe_mails: int = 0
     expected: list[str] = field(default_factory=list)
     imap_expected: list[str] = field(default_factory=list)
-    outages: list[dict[str, int]] = field(default_factory=list)
+    outages: list[dict[str, float]] = field(default_factory=list)
 
     def failures(self) -> tuple[int, int, int]:
         return (
@@ -135,8 +135,12 @@ def run(
             begin_outage()
             begun[k].set()
             started = time.monotonic()
+
             # Down until every door has met it at least once.
-            _wait(lambda b=before: all(a > c for a, c in zip(doors.failures(), b, strict=True)))
+            def met(b: tuple[int, int, int] = before) -> bool:
+                return all(a > c for a, c in zip(doors.failures(), b, strict=True))
+
+            _wait(met)
             down = time.monotonic() - started
             end_outage()
             after = doors.failures()

@@ -20,7 +20,7 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import pytest
 from django.db import connection
 
 from tests.conftest import in_ci
-from tests.faults import ledger, outage
+from tests.faults import disks, ledger, outage
 from tests.faults.pgcluster import Cluster, binaries
 from tests.faults.proxy import KillingProxy
 from tests.faults.senders import Tally, deliver
@@ -86,6 +86,40 @@ def _env(database_url: str, data_dir: Path, raw_dir: Path | str) -> dict[str, st
     }
 
 
+def _deliver_through_outages(
+    env: dict[str, str],
+    server: Dovecot,
+    tmp_path: Path,
+    scale: Any,
+    begin: Callable[[], None],
+    end: Callable[[], None],
+) -> outage.Doors:
+    """The three doors at once, at this run's size, through this outage."""
+    return outage.run(
+        env,
+        server,
+        tmp_path,
+        smtp_mails=scale(20, 400),
+        pipe_mails=scale(4, 40),
+        imap_mails=scale(20, 400),
+        outages=scale(1, 3),
+        begin_outage=begin,
+        end_outage=end,
+    )
+
+
+def _account(
+    doors: outage.Doors,
+    server: Dovecot,
+    raw_dir: Path,
+    rows: list[ledger.Row] | None,
+    repeats: dict[str, int],
+) -> dict[str, Any]:
+    count = ledger.count(doors.expected + doors.imap_expected, raw_dir, rows)
+    checked = outage.check(doors, server, count, f"user{server._count}")
+    return {**checked, "duplicates_by_door": repeats}
+
+
 @pytest.mark.slow
 def test_postgresql_stopped_hard_mid_delivery(
     cluster: Cluster, dovecot: Dovecot, tmp_path: Path, scale: Any, figures: Any
@@ -94,23 +128,11 @@ def test_postgresql_stopped_hard_mid_delivery(
     cluster.create_database(name, template="hd_template")
     raw_dir = tmp_path / "raw"
     env = _env(cluster.url(name), tmp_path / "child-data", raw_dir)
-    doors = outage.run(
-        env,
-        dovecot,
-        tmp_path,
-        smtp_mails=scale(20, 400),
-        pipe_mails=scale(4, 40),
-        imap_mails=scale(20, 400),
-        outages=scale(1, 3),
-        begin_outage=cluster.crash,
-        end_outage=cluster.start,
-    )
+    doors = _deliver_through_outages(env, dovecot, tmp_path, scale, cluster.crash, cluster.start)
     with cluster.connect(name) as conn:
         rows = [tuple(r) for r in conn.execute(ledger.ROWS_SQL).fetchall()]
-        repeats = dict(conn.execute(REPEATS_SQL).fetchall())
-    count = ledger.count(doors.expected + doors.imap_expected, raw_dir, rows)  # type: ignore[arg-type]
-    checked = outage.check(doors, dovecot, count, f"user{dovecot._count}")
-    figures({**checked, "duplicates_by_door": repeats})
+        repeats: dict[str, int] = dict(conn.execute(REPEATS_SQL).fetchall())
+    figures(_account(doors, dovecot, raw_dir, rows, repeats))  # type: ignore[arg-type]
 
 
 @pytest.mark.slow
@@ -140,23 +162,52 @@ def test_sqlite_locked_by_another_process_mid_delivery(
         conn.execute("ROLLBACK")
         conn.close()
 
-    doors = outage.run(
-        child_env,
-        dovecot,
-        tmp_path,
-        smtp_mails=scale(20, 400),
-        pipe_mails=scale(4, 40),
-        imap_mails=scale(20, 400),
-        outages=scale(1, 3),
-        begin_outage=lock,
-        end_outage=unlock,
-    )
-    count = ledger.count(doors.expected + doors.imap_expected, _raw_dir)
-    checked = outage.check(doors, dovecot, count, f"user{dovecot._count}")
+    doors = _deliver_through_outages(child_env, dovecot, tmp_path, scale, lock, unlock)
     with connection.cursor() as cursor:
         cursor.execute(REPEATS_SQL)
         repeats = dict(cursor.fetchall())
-    figures({**checked, "duplicates_by_door": repeats})
+    figures(_account(doors, dovecot, _raw_dir, None, repeats))
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_made_unwritable_mid_delivery(
+    child_env: dict[str, str],
+    _raw_dir: Path,
+    dovecot: Dovecot,
+    tmp_path: Path,
+    scale: Any,
+    figures: Any,
+) -> None:
+    """The database file and its WAL become unwritable under the running
+    doors, as when the file system turns read-only: `chattr +i` on a
+    loop-mounted ext4 (root writes through permissions, and a tmpfs cannot be
+    remounted read-only while files are open for writing). Processes that had
+    it open get "disk I/O error", new ones open it read-only ("attempt to
+    write a readonly database"). Then writable again, live."""
+    if connection.vendor != "sqlite":
+        pytest.skip("runs in the SQLite pass of the suite")
+    with disks.loop_ext4(tmp_path / "ext4") as disk:
+        path = disk / "db.sqlite3"
+        # A copy of the migrated test database on the disk that will fail.
+        connection.ensure_connection()
+        with contextlib.closing(sqlite3.connect(path)) as copy:
+            connection.connection.backup(copy)
+            copy.execute("PRAGMA journal_mode=WAL")  # as a default install runs it
+        env = {**child_env, "DATABASE_URL": f"sqlite:///{path}"}
+        wal = disk / "db.sqlite3-wal"
+
+        def unwritable() -> None:
+            disks.set_immutable([path, *([wal] if wal.exists() else [])], on=True)
+
+        def writable() -> None:
+            disks.set_immutable([path, *([wal] if wal.exists() else [])], on=False)
+
+        doors = _deliver_through_outages(env, dovecot, tmp_path, scale, unwritable, writable)
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            rows = [tuple(r) for r in db.execute(ledger.ROWS_SQL).fetchall()]
+            repeats = dict(db.execute(REPEATS_SQL).fetchall())
+    figures(_account(doors, dovecot, _raw_dir, rows, repeats))  # type: ignore[arg-type]
 
 
 # psycopg sends COMMIT as a simple query: 'Q', its length, the text, a NUL.
@@ -200,7 +251,7 @@ def test_a_commit_whose_answer_is_lost_keeps_the_raw_file_of_its_rows(
         deliver(port, mail(1, tag="f3cut"), "cliente1.f3cut@exemplo.com.br", tally, stop, 0)
         smtp_cut = proxy.sprung.is_set()
         proxy.arm(COMMIT, _cut)
-        exits = []
+        exits: list[int] = []
         while not exits or exits[-1] == 75:
             piped = ledger.manage(env, "ingest_email", log=log, stdin=mail(2, tag="f3cut"))
             exits.append(piped.wait(timeout=120))

@@ -7,60 +7,33 @@ file."""
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from helpdesk.ops.cleanup import remove_orphans
-from tests.faults import ledger
+from tests.faults import disks, ledger
 from tests.faults.senders import Tally, deliver
 from tests.mailgateway.imap_helpers import mail
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-@contextlib.contextmanager
-def _small_disk(path: Path, size: str) -> Iterator[Path]:
-    path.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.decode().strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def _fill(path: Path) -> Path:
-    """Write until the disk is full."""
-    filler = path / "filler"
-    with filler.open("wb") as f, contextlib.suppress(OSError):
-        while True:
-            f.write(b"\0" * 65536)
-            f.flush()
-    return filler
-
-
 def test_a_full_raw_archive_answers_retry_then_recovers_by_itself(
     child_env: dict[str, str], tmp_path: Path, settings: Any, client: Any, figures: Any
 ) -> None:
-    with _small_disk(tmp_path / "small", "4m") as disk:
+    with disks.small_tmpfs(tmp_path / "small", "4m") as disk:
         raw_dir = disk / "raw"
         raw_dir.mkdir()
         settings.HELPDESK_RAW_DIR = raw_dir  # this process's /healthz looks there
         settings.HELPDESK_DISK_MIN_FREE_MB = 1
         env = {**child_env, "HELPDESK_RAW_DIR": str(raw_dir)}
         log = tmp_path / "children.log"
-        filler = _fill(disk)
+        filler = disks.fill(disk)
 
         port = ledger.free_port()
         listener = ledger.manage(env, "smtpd", "--host", "127.0.0.1", "--port", str(port), log=log)
@@ -117,24 +90,6 @@ def test_a_full_raw_archive_answers_retry_then_recovers_by_itself(
     assert (count.rows_without_file, count.orphan_files, leftovers) == (0, 0, [])
 
 
-def _with_attachment(i: int) -> bytes:
-    from email.message import EmailMessage
-
-    msg = EmailMessage()
-    msg["From"] = f"Cliente {i} <cliente{i}.f4a@exemplo.com.br>"
-    msg["To"] = "support@example.com"
-    msg["Subject"] = f"Planilha {i}"
-    msg["Message-ID"] = f"<f4a-{i}@exemplo.com.br>"
-    msg.set_content("Segue a planilha.\n")
-    msg.add_attachment(
-        bytes(range(256)) * 400,
-        maintype="application",
-        subtype="octet-stream",
-        filename=f"planilha-{i}.bin",
-    )
-    return msg.as_bytes().replace(b"\n", b"\r\n")
-
-
 def test_a_full_attachment_disk_answers_retry_then_recovers_by_itself(
     child_env: dict[str, str], _raw_dir: Path, tmp_path: Path, settings: Any, figures: Any
 ) -> None:
@@ -142,13 +97,15 @@ def test_a_full_attachment_disk_answers_retry_then_recovers_by_itself(
     archive is not: the mail must not become a ticket without its file."""
     from tickets.models import Attachment, Ticket
 
-    with _small_disk(tmp_path / "small", "4m") as disk:
+    with disks.small_tmpfs(tmp_path / "small", "4m") as disk:
         env = {**child_env, "HELPDESK_DATA_DIR": str(disk / "data")}
         (disk / "data" / "media").mkdir(parents=True)
         log = tmp_path / "children.log"
-        filler = _fill(disk)
+        filler = disks.fill(disk)
         exits = Counter[int]()
-        raw = _with_attachment(0)  # the same bytes each time, as an MTA retries
+        raw = ledger.mail_with_attachment(
+            0, tag="f4a"
+        )  # the same bytes each time, as an MTA retries
         try:
             for _ in range(2):
                 piped = ledger.manage(env, "ingest_email", log=log, stdin=raw)
