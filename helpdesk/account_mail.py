@@ -121,5 +121,12 @@ def text_mail(
         settings.DEFAULT_FROM_EMAIL,
         [user.email],
         connection=connection,
-        headers={"Message-ID": new_message_id(), "Auto-Submitted": "auto-generated"},
+        # Like every notification (outbound.notify): machine mail, and no
+        # Exchange out-of-office answers to it (found by B12: account and
+        # report mails lacked X-Auto-Response-Suppress).
+        headers={
+            "Message-ID": new_message_id(),
+            "Auto-Submitted": "auto-generated",
+            "X-Auto-Response-Suppress": "All",
+        },
     )

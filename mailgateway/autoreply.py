@@ -136,6 +136,13 @@ def is_auto_submitted(mail: InboundEmail, envelope_from: str | None = None) -> s
     for name in ("x-autoreply", "x-autorespond"):
         if mail.header(name):
             return name
+    # RFC 3834 section 2: never answer a mail with a null return path (RFC
+    # 5321 4.5.5: notifications, which must not be answered). The SMTP door
+    # records MAIL FROM:<> as "<>"; other doors see the Return-Path header the
+    # delivering MTA wrote. (Found by B12: a plain mail sent with MAIL FROM:<>
+    # was acknowledged.)
+    if (envelope_from or "").strip() == "<>" or mail.header("return-path").strip() == "<>":
+        return "null return path"
     precedence = mail.header("precedence").lower()
     if precedence in {"bulk", "junk", "list", "auto_reply"}:
         return f"Precedence: {precedence}"

@@ -238,7 +238,9 @@ class GatewayHandler:
         raw = envelope.original_content or b""
         mail_envelope = batch.make_envelope(
             door="lmtp" if self.lmtp else "smtp",
-            envelope_from=envelope.mail_from or "",
+            # MAIL FROM:<> (aiosmtpd gives ""): kept as "<>", so the loop guard
+            # can tell a null return path from a door that saw no envelope.
+            envelope_from=envelope.mail_from or "<>",
             envelope_rcpts=list(envelope.rcpt_tos),
         )
         reply: Future[str] = Future()
