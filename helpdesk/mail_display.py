@@ -16,6 +16,7 @@ from typing import Any
 from django.urls import reverse
 
 from mailgateway.sanitize import fill_inline_images
+from tickets.services import display_file_name
 
 # Raster formats every browser decodes and none can run script in. SVG (and
 # anything else) is never shown inline: an SVG opened from our origin is a
@@ -213,7 +214,13 @@ def parse_nested(raw: bytes, *, part_url: Any) -> NestedMail:
         html=html,
         text="" if html else (mail.text or html_to_text(mail.html)),
         parts=[
-            NestedPart(i, a.filename, a.content_type, len(a.payload), a.content_id in shown)
+            NestedPart(
+                i,
+                display_file_name(a.filename),
+                a.content_type,
+                len(a.payload),
+                a.content_id in shown,
+            )
             for i, a in enumerate(mail.attachments)
         ],
     )

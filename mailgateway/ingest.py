@@ -569,7 +569,7 @@ def _attachments(prepared: Prepared, row: InboundMessage) -> list[services.NewAt
         content = prepared.files[i] if prepared.files else item.payload
         size = content.size if isinstance(content, services.StoredFile) else len(content)
         if size > limit:
-            skipped.append(item.filename)
+            skipped.append(item.filename[:255])
             continue
         out.append(
             services.NewAttachment(

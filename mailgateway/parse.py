@@ -612,7 +612,9 @@ def _attachment(
         bool(content_id) and not disposition.startswith("attachment")
     )
     return InboundAttachment(
-        filename=filename[:255] or "attachment",
+        # Not cut here: tickets.services.display_file_name cuts it keeping
+        # the extension (_decode_header bounds it to MAX_HEADER_CHARS).
+        filename=filename or "attachment",
         content_type=clean_text(str(item.get("mail_content_type") or ""), single_line=True)[:127]
         or "application/octet-stream",
         payload=data,

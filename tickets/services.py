@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -847,7 +848,7 @@ def attachment_store(*, ticket: Ticket, message: Message | None, item: NewAttach
     attachment = Attachment(
         ticket=ticket,
         message=message,
-        original_name=_safe_name(item.name),
+        original_name=display_file_name(item.name),
         content_type=(item.content_type or "application/octet-stream")[:127],
         size=stored.size,
         sha256=stored.sha256,
@@ -859,15 +860,22 @@ def attachment_store(*, ticket: Ticket, message: Message | None, item: NewAttach
     return attachment
 
 
-def _safe_name(name: str) -> str:
-    """A display name only: strip path parts, controls and bidi overrides."""
+def display_file_name(name: str) -> str:
+    """A display name only: strip path parts, controls and bidi overrides;
+    at most 255 characters with the extension kept (as Django cuts an
+    upload's name: the B7 suite found a 10,000-character name by mail
+    cut to 255 "x"s, its type lost)."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = "".join(
         ch
         for ch in base
         if ch.isprintable() and ch not in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-    )
-    return (cleaned.strip(" .") or "attachment")[:255]
+    ).strip(" .")
+    if len(cleaned) > 255:
+        stem, ext = os.path.splitext(cleaned)
+        ext = ext[:20] if len(ext) > 1 else ""
+        cleaned = stem[: 255 - len(ext)] + ext
+    return cleaned or "attachment"
 
 
 def canned_reply_save(

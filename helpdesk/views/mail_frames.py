@@ -28,6 +28,7 @@ from helpdesk.views.attachments import (
 )
 from tickets import selectors
 from tickets.models import Attachment, Ticket
+from tickets.services import display_file_name
 
 SANDBOX = "sandbox allow-same-origin allow-popups allow-popups-to-escape-sandbox"
 
@@ -103,11 +104,14 @@ def attachment_part(request: HttpRequest, pk: int, index: int) -> HttpResponse:
     if not 0 <= index < len(parts):
         raise Http404
     part = parts[index]
+    # The attached mail's own names never went through the ticket's storage:
+    # cleaned as the thread's file names are (path, controls, bidi overrides).
+    name = display_file_name(part.filename)
     kind = mail_display.sniff_raster(part.payload[:16])
     response = HttpResponse(part.payload, content_type=kind or safe_content_type(part.content_type))
     if kind:
-        return with_inline_headers(response, part.filename)
-    response["Content-Disposition"] = content_disposition(part.filename)
+        return with_inline_headers(response, name)
+    response["Content-Disposition"] = content_disposition(name)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox"
     response["Cache-Control"] = "private, no-store"

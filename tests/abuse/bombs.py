@@ -285,6 +285,16 @@ def listener(env: dict[str, str], tmp: Path) -> Iterator[Listener]:
 # The accounting.
 
 
+def wait_processed(count: int) -> None:
+    """Until count mails have rows and none is pending (the listener
+    answers 250 after the commit; the processing may come after it)."""
+    deadline = time.monotonic() + HANG_GUARD
+    rows = InboundMessage.objects
+    while rows.count() < count or rows.filter(outcome="pending").exists():
+        assert time.monotonic() < deadline, "the listener never processed the mail"
+        time.sleep(0.05)
+
+
 def stored_row(raw: bytes, raw_dir: Path) -> InboundMessage:
     """The one first-delivery row of raw: stored or quarantined, with a
     reason when quarantined, and its raw file holding exactly raw."""

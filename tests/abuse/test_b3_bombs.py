@@ -186,21 +186,10 @@ def test_a_structure_bomb_through_the_smtp_listener_is_answered_and_bounded(
     with bombs.listener(door_env, tmp_path) as server:
         run = server.send(raw)
         # 250 comes after the commit; the processing may follow it.
-        _wait_settled()
+        bombs.wait_processed(1)
         run.rss_mb = server.peak_rss_mb()
     assert run.code == 250, run.replies
     row = bombs.stored_row(raw, _raw_dir)
     assert row.outcome == EXPECTED[case][0]
     figures(bombs.figures_of(run, row, case=case, door="smtp", size=size, mail_bytes=len(raw)))
     assert_bounded(run, case)
-
-
-def _wait_settled() -> None:
-    from mailgateway.models import InboundMessage
-
-    deadline = time.monotonic() + bombs.HANG_GUARD
-    while InboundMessage.objects.filter(outcome="pending").exists() or not (
-        InboundMessage.objects.exists()
-    ):
-        assert time.monotonic() < deadline, "the listener never processed the mail"
-        time.sleep(0.05)
