@@ -46,6 +46,16 @@ from tickets.states import Priority, Status
 # agent's reply is written by a person and carries neither.
 AUTO_REPLIED = frozenset({Notification.TICKET_CREATED})
 HUMAN_WRITTEN = frozenset({Notification.AGENT_REPLY, FORWARD})
+# RFC 3834 section 2: a responder must not answer one sender again and again.
+# An acknowledgement answers a mail; a responder that answers it with a new
+# mail of its own (no Auto-Submitted, a subject of its own: a broken vacation
+# responder) opens a ticket each time, and each got its acknowledgement: the
+# rate guard (mailgateway.autoreply) stopped the loop only at 20 mails each
+# way (found by B12). At most AUTO_REPLY_LIMIT acknowledgements go to one
+# address in AUTO_REPLY_WINDOW; the tickets are made all the same. Once one is
+# held back the responder has nothing to answer, so the loop ends there.
+AUTO_REPLY_LIMIT = 3
+AUTO_REPLY_WINDOW = timedelta(hours=1)
 # Keep References short enough for every client: the root plus the latest.
 MAX_REFERENCES = 20
 RECENT_IDS = 100
@@ -205,6 +215,21 @@ def _sent_last_hour(emails: list[str]) -> Counter[str]:
     return Counter({recipient.lower(): n for recipient, n in rows})
 
 
+def _auto_replied_recently(emails: list[str]) -> Counter[str]:
+    rows = (
+        OutboxItem.objects.filter(
+            kind=OutboxItem.Kind.EMAIL,
+            event__in=list(AUTO_REPLIED),
+            recipient__in=emails,
+            created_at__gte=timezone.now() - AUTO_REPLY_WINDOW,
+        )
+        .exclude(status=OutboxItem.Status.SKIPPED)
+        .values_list("recipient")
+        .annotate(n=Count("id"))
+    )
+    return Counter({recipient.lower(): n for recipient, n in rows})
+
+
 @dataclass(frozen=True)
 class Rules:
     """Switched-off events, bouncing addresses and opt-outs, read once for
@@ -214,6 +239,7 @@ class Rules:
     bouncing: frozenset[str]
     opted_out: frozenset[tuple[int, str]]
     sent_last_hour: Counter[str]  # mails queued per address in the last hour
+    auto_replied: Counter[str]  # acknowledgements per address in AUTO_REPLY_WINDOW
 
     @classmethod
     def load(cls, planned: list[Planned]) -> Rules:
@@ -221,6 +247,7 @@ class Rules:
         user_ids = list({p.user.pk for p in planned if p.user is not None})
         return cls(
             sent_last_hour=_sent_last_hour(emails),
+            auto_replied=_auto_replied_recently(emails),
             disabled=frozenset(
                 NotificationSetting.objects.filter(enabled=False).values_list("event", flat=True)
             ),
@@ -406,7 +433,15 @@ def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
                 change, p, threads.known(change.ticket, p.email), anchor, status=status
             )
             sent[p.email.lower()] += 1
-            if cap and sent[p.email.lower()] > cap:
+            if p.name in AUTO_REPLIED:
+                rules.auto_replied[p.email.lower()] += 1
+            if p.name in AUTO_REPLIED and rules.auto_replied[p.email.lower()] > AUTO_REPLY_LIMIT:
+                item.status = OutboxItem.Status.SKIPPED
+                item.last_error = (
+                    f"over {AUTO_REPLY_LIMIT} acknowledgements to this address "
+                    "in an hour (a mail loop?)"
+                )
+            elif cap and sent[p.email.lower()] > cap:
                 # A storm (a loop, a runaway bulk edit) must not flood anyone's
                 # mailbox: kept as skipped, visible in the outbox, never sent.
                 item.status = OutboxItem.Status.SKIPPED
