@@ -46,13 +46,29 @@ class UnsafeURL(ValueError):
         return str(self.message) % self.params
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address a gateway forwards
+# to: NAT64's well-known prefix (RFC 6052; IPv6-only clouds route it through
+# their NAT64 gateway, so 64:ff9b::a9fe:a9fe reaches 169.254.169.254) and the
+# deprecated IPv4-compatible ::a.b.c.d.
+_IPV4_EMBEDDING = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+# NAT64's local-use prefix (RFC 8215) maps to whatever the operator chose.
+_NEVER = (ipaddress.ip_network("64:ff9b:1::/48"),)
+
+
 def _is_public(ip: IPAddress) -> bool:
     if isinstance(ip, ipaddress.IPv6Address):
         # An IPv6 address can carry an IPv4 one (::ffff:127.0.0.1, 6to4,
-        # Teredo); judge the embedded address too.
-        for embedded in (ip.ipv4_mapped, ip.sixtofour, ip.teredo and ip.teredo[1]):
-            if embedded is not None and not _is_public(embedded):
+        # Teredo, NAT64); judge the embedded address too.
+        embedded = [ip.ipv4_mapped, ip.sixtofour, ip.teredo and ip.teredo[1]]
+        if any(ip in network for network in _IPV4_EMBEDDING):
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        for inner in embedded:
+            if inner is not None and not _is_public(inner):
                 return False
+        # Site-local (fec0::/10) is deprecated but still routed inside some
+        # networks, and is_global does not count it out.
+        if ip.is_site_local or any(ip in network for network in _NEVER):
+            return False
     # is_global is False for loopback, RFC 1918, link-local, CGNAT
     # (100.64.0.0/10), 0.0.0.0/8, documentation and reserved ranges.
     return ip.is_global and not ip.is_multicast
