@@ -105,7 +105,7 @@ class _Receiver(BaseHTTPRequestHandler):
             status = server.statuses.pop(0) if server.statuses else server.default_status
         self.send_response(status)
         if 300 <= status < 400:
-            self.send_header("Location", "http://127.0.0.1:1/internal")
+            self.send_header("Location", getattr(server, "location", "http://127.0.0.1:1/internal"))
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")

@@ -3,6 +3,8 @@ up, the Slack format, and the SSRF guard."""
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
 import socket
 import threading
@@ -224,11 +226,77 @@ def test_a_dead_endpoint_does_not_hold_up_other_deliveries(
         "http://[fd00::1]/",
         "http://[fe80::1]/",
         "http://224.0.0.1/",
+        # A10's other spellings: octal, a bare 0, the unspecified IPv6, a
+        # user part or fragment that looks like the host.
+        "http://017700000001/",
+        "http://0177.0.0.1/",
+        "http://127.000.000.001/",
+        "http://0/",
+        "http://[::]/",
+        "http://example.com@127.0.0.1/",
+        "http://127.0.0.1#@example.com/",
+        "http://198.18.0.1/",  # benchmarking
+        "http://[::ffff:a9fe:a9fe]/",  # the metadata address, IPv4-mapped
+        "http://[2002:a9fe:a9fe::]/",  # ... in 6to4
+        # IPv6 addresses that carry a private IPv4 one to a NAT64 gateway
+        # (found by A10: they passed), the deprecated IPv4-compatible form,
+        # NAT64's local-use prefix and site-local.
+        "http://[64:ff9b::a9fe:a9fe]/",
+        "http://[64:ff9b::7f00:1]/",
+        "http://[64:ff9b::a00:5]/",
+        "http://[::127.0.0.1]/",
+        "http://[64:ff9b:1::a00:5]/",
+        "http://[fec0::1]/",
     ],
 )
 def test_private_and_loopback_targets_are_refused(url: str) -> None:
     with pytest.raises(netguard.UnsafeURL):
         netguard.check_target(url, allow_private=False)
+
+
+def _names_for_loopback() -> list[str]:
+    """Names this machine resolves to a loopback or private address without
+    asking the network: localhost, and the names in /etc/hosts."""
+    names = ["localhost", "LOCALHOST", "LocalHost"]
+    with contextlib.suppress(OSError), open("/etc/hosts") as hosts:
+        for line in hosts:
+            fields = line.split("#", 1)[0].split()
+            if fields and not ipaddress.ip_address(fields[0]).is_global:
+                names += [name for name in fields[1:] if name not in names]
+    return names
+
+
+@pytest.mark.parametrize("name", _names_for_loopback())
+def test_names_resolving_to_private_addresses_are_refused(name: str) -> None:
+    # The address the name resolves to is judged, not the name: refused as
+    # non-public (not merely unresolvable), for every address it has.
+    with pytest.raises(netguard.UnsafeURL, match="non-public"):
+        netguard.check_target(f"http://{name}:8080/hook", allow_private=False)
+
+
+def test_nat64_of_a_public_address_passes() -> None:
+    # 64:ff9b::5db8:d822 is 93.184.216.34 through NAT64: public, allowed.
+    assert netguard.resolve("64:ff9b::5db8:d822", 443, allow_private=False) == [
+        "64:ff9b::5db8:d822"
+    ]
+
+
+def test_a_redirect_to_an_internal_address_is_never_followed(
+    http_receiver: Any, ticket: Any
+) -> None:
+    # The receiver stands in for a public endpoint (allow_private: it is on
+    # loopback) that answers 302 to an internal URL on the same receiver.
+    http_receiver.location = http_receiver.url.replace("/hook", "/internal")
+    http_receiver.default_status = 302
+    WebhookEndpoint.objects.create(
+        name="redirector", url=http_receiver.url, events=ALL_EVENTS, secret="x", allow_private=True
+    )
+    services.ticket_transition(ticket=ticket, to=Status.RESOLVED, actor=None)
+    deliver_due()
+    assert [r.path for r in http_receiver.requests] == ["/hook"] * len(http_receiver.requests)
+    assert {(i.status, i.attempts) for i in hooks()} == {("failed", 1)}
+    # Why it failed is said; what the receiver answered ("ok") never is.
+    assert all(i.last_error == "HTTP 302: redirects are not followed" for i in hooks())
 
 
 @pytest.mark.parametrize(
