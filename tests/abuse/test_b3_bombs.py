@@ -62,7 +62,7 @@ EXPECTED = {
     "many-parts": ("created", ""),
     "many-addresses": ("quarantined", "to header of"),
     "nested-comments": ("quarantined", "from header of"),
-    "long-header": ("created", ""),
+    "long-header": ("quarantined", "header block of"),
     "many-headers": ("quarantined", "header fields"),
     "html-elements": ("created", ""),
     "html-nesting": ("created", ""),
