@@ -385,6 +385,12 @@ if envbool("HELPDESK_BEHIND_PROXY", False):
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# The language switcher's cookie, like the others: over HTTPS only, out of
+# scripts' reach (none reads it), not sent on cross-site requests (it was
+# none of these; found by A9's cookie test in tests/config/test_settings.py).
+LANGUAGE_COOKIE_SECURE = HTTPS
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
