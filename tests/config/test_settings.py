@@ -84,14 +84,17 @@ def test_secret_key_file_is_kept_across_starts(tmp_path: Path) -> None:
     assert first.stdout == second.stdout and len(first.stdout.strip()) > 40
 
 
+# A production start's least environment.
+PRODUCTION_ENV = {
+    "SECRET_KEY": "x" * 20 + "a-long-production-secret-with-entropy-1234567890",
+    "HELPDESK_HTTPS": "yes",
+    "ALLOWED_HOSTS": "help.example.com",
+    "HELPDESK_BASE_URL": "https://help.example.com",
+}
+
+
 def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
-    env = {
-        "HELPDESK_DATA_DIR": str(tmp_path),
-        "SECRET_KEY": "x" * 20 + "a-long-production-secret-with-entropy-1234567890",
-        "HELPDESK_HTTPS": "yes",
-        "ALLOWED_HOSTS": "help.example.com",
-        "HELPDESK_BASE_URL": "https://help.example.com",
-    }
+    env = {**PRODUCTION_ENV, "HELPDESK_DATA_DIR": str(tmp_path)}
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -210,14 +213,7 @@ SECURITY_SETTINGS = [
 
 
 def _production_security_settings(tmp_path: Path) -> dict[str, Any]:
-    env = {
-        "HELPDESK_DATA_DIR": str(tmp_path),
-        "SECRET_KEY": "x" * 20 + "a-long-production-secret-with-entropy-1234567890",
-        "HELPDESK_HTTPS": "yes",
-        "HELPDESK_BEHIND_PROXY": "yes",
-        "ALLOWED_HOSTS": "help.example.com",
-        "HELPDESK_BASE_URL": "https://help.example.com",
-    }
+    env = {**PRODUCTION_ENV, "HELPDESK_BEHIND_PROXY": "yes", "HELPDESK_DATA_DIR": str(tmp_path)}
     code = (
         "import json; from django.conf import settings; "
         f"print(json.dumps({{n: getattr(settings, n, None) for n in {SECURITY_SETTINGS!r}}}))"
