@@ -113,6 +113,47 @@ def test_a_spoofed_requester_with_dmarc_fail_does_not_attach(
     assert verdict(result)["dmarc"] == "fail"
 
 
+def test_a_stranger_with_the_requesters_reply_token_does_not_attach(
+    carla_ticket: Ticket, customer: Any
+) -> None:
+    # A leaked or forwarded notification: the token is real, the sender not Carla.
+    to = reply_address(carla_ticket.pk, customer.pk)
+    raw = make_mail(sender="mallory@evil.example", to=to, subject=f"Re: [{carla_ticket.reference}]")
+    result = ingest_raw_email(raw, door="pipe")
+    assert result.reference != carla_ticket.reference
+    assert carla_ticket.messages.count() == 1
+
+
+def test_a_spoofed_requester_with_dmarc_fail_and_our_message_id_does_not_attach(
+    carla_ticket: Ticket, settings: Any
+) -> None:
+    # A forged In-Reply-To naming our own outbound mail, from Carla's address,
+    # which our MTA found DMARC-failing.
+    settings.HELPDESK_AUTHSERV_ID = "mx.example.com"
+    raw = make_mail(
+        sender=CARLA,
+        subject="sem etiqueta",
+        headers={
+            "In-Reply-To": "<out1@example.com>",
+            "Authentication-Results": "mx.example.com; dmarc=fail header.from=cliente.com.br",
+        },
+    )
+    result = ingest_raw_email(raw, door="pipe")
+    assert result.reference != carla_ticket.reference
+    assert carla_ticket.messages.count() == 1
+
+
+def test_a_token_for_one_ticket_does_not_open_another(carla_ticket: Ticket, customer: Any) -> None:
+    # Mallory's own ticket's token, with Carla's ticket named in the subject.
+    mallory = customer_get_or_create(email="mallory@evil.example", full_name="Mallory")
+    own = services.ticket_create(requester=mallory, subject="meu", body="x")
+    to = reply_address(own.pk, mallory.pk)
+    raw = make_mail(sender="mallory@evil.example", to=to, subject=f"Re: [{carla_ticket.reference}]")
+    result = ingest_raw_email(raw, door="pipe")
+    assert result.reference == own.reference
+    assert carla_ticket.messages.count() == 1
+
+
 def test_a_cc_participant_may_reply(carla_ticket: Ticket) -> None:
     services.ticket_cc_add(ticket=carla_ticket, email="joao@cliente.com.br")
     raw = make_mail(sender="joao@cliente.com.br", subject=f"Re: [{carla_ticket.reference}]")
