@@ -274,6 +274,27 @@ def call_limits(port: int, rcpts: int, noops: int) -> dict[str, Any]:
     return out
 
 
+def too_big(port: int, limit_mb: int) -> dict[str, Any]:
+    """Past HELPDESK_MAX_MESSAGE_MB: 552 at MAIL when SIZE says so, else 552
+    after the data; the session goes on either way."""
+    wire = Wire(port)
+    too_much = (limit_mb + 1) << 20
+    wire.send(f"EHLO mta.test\r\nMAIL FROM:<carla@cliente.com.br> SIZE={too_much}\r\n".encode())
+    at_mail = wire.replies(2)
+    opening = b"MAIL FROM:<carla@cliente.com.br>\r\nRCPT TO:<support@example.com>\r\nDATA\r\n"
+    wire.send(opening)
+    assert wire.replies(3) == [b"250", b"250", b"354"]
+    line = b"z" * 998 + b"\r\n"
+    wire.send(b"Subject: big\r\n\r\n" + line * (too_much // len(line)) + b".\r\n")
+    after_data = wire.replies(1)
+    wire.send(b"NOOP\r\nQUIT\r\n")
+    after = wire.replies(2)
+    wire.close()
+    assert at_mail == [b"250", b"552"] and after_data == [b"552"], (at_mail, after_data)
+    assert after == [b"250", b"221"]
+    return {"size_at_mail": "552", "after_data": "552", "bytes_sent": too_much}
+
+
 def huge_headers(port: int) -> dict[str, Any]:
     """5 MB of headers (50,000 of them): stored one way or another, answered."""
     head = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"h" * 90) for i in range(50_000))
@@ -284,7 +305,7 @@ def huge_headers(port: int) -> dict[str, Any]:
     assert refused == {}
     row = InboundMessage.objects.order_by("-id").first()
     assert row is not None and row.size == len(raw)
-    return {"header_bytes": len(head), "outcome": row.outcome}
+    return {"header_bytes": len(head), "outcome": row.outcome, "reason": row.error[:60]}
 
 
 def slow_clients(port: int, idle: int, drip_seconds: int, probe: Probe) -> dict[str, Any]:
@@ -335,7 +356,13 @@ def test_the_listener_survives_protocol_abuse_and_keeps_serving(
 ) -> None:
     pytest.importorskip("cryptography")
     cert, key = _self_signed(tmp_path)
-    env = {**child_env, "HELPDESK_SMTP_TLS_CERT": str(cert), "HELPDESK_SMTP_TLS_KEY": str(key)}
+    limit_mb = 8
+    env = {
+        **child_env,
+        "HELPDESK_SMTP_TLS_CERT": str(cert),
+        "HELPDESK_SMTP_TLS_KEY": str(key),
+        "HELPDESK_MAX_MESSAGE_MB": str(limit_mb),
+    }
     port = ledger.free_port()
     log = tmp_path / "smtpd.log"
     listener = ledger.manage(env, "smtpd", "--host", "127.0.0.1", "--port", str(port), log=log)
@@ -361,6 +388,7 @@ def test_the_listener_survives_protocol_abuse_and_keeps_serving(
             ("long_lines", lambda: long_lines(port)),
             ("many_recipients", lambda: many_recipients(port)),
             ("call_limits", lambda: call_limits(port, 1000, scale(10_000, 100_000))),
+            ("too_big", lambda: too_big(port, limit_mb)),
             ("huge_headers", lambda: huge_headers(port)),
             ("slow_clients", lambda: slow_clients(port, scale(120, 1000), scale(5, 60), probe)),
         ]
