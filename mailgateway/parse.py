@@ -449,8 +449,58 @@ class InboundEmail:
         return tuple(seen)
 
 
+# A bare ISO-2022-JP run in an address header (old Japanese mailers write
+# display names so, undeclared): its closing escape, ESC ( B, opens an RFC 5322
+# comment for the address parser, which then reads the name as the address
+# (the B9 suite found such a From quarantined: "no usable From address").
+_ISO2022JP_RUN_RE = re.compile(r"\x1b\$[@B][^\x1b]*(?:\x1b\([BJ])?")
+
+
+def _iso2022jp_runs_decoded(value: str) -> str:
+    """value with its ISO-2022-JP runs decoded; the rest (RFC 2047 words,
+    quotes, commas) left for the address parser."""
+    if "\x1b" not in value:
+        return value
+
+    def run(match: re.Match[str]) -> str:
+        text = decode_iso2022jp(match.group().encode("utf-8", "surrogateescape"))
+        return match.group() if text is None else text
+
+    return _ISO2022JP_RUN_RE.sub(run, value)
+
+
+# RFC 2047 words outside quotes in an address header, adjacent ones as one run.
+_ENCODED_RUN_RE = re.compile(
+    r'"(?:[^"\\]|\\.)*"|(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s+=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*)'
+)
+
+
+def _encoded_words_quoted(value: str, hint: str) -> str:
+    """value with each run of RFC 2047 words (outside quotes) decoded into a
+    quoted string. The address parser (compat32's getaddresses) reads an
+    encoded word as plain text, so a ":" or "," or "@" encoded in a display
+    name split it into addresses: the B9 suite found From:
+    =?utf-8?q?x:ceo@company.com,?= <attacker@evil.example> read as sent by
+    ceo@company.com (CPython gh-102988 / CVE-2023-27043, unfixed in 3.11.7)."""
+    if "=?" not in value:
+        return value
+
+    def run(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group()  # a quoted string: left as it is
+        text = clean_text(_decode_header(match.group(1), hint=hint), single_line=True)
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return _ENCODED_RUN_RE.sub(run, value)
+
+
+def _for_address_parser(value: Any, hint: str) -> str:
+    text = _iso2022jp_runs_decoded(str(value)[:MAX_HEADER_CHARS])
+    return _encoded_words_quoted(text, hint)
+
+
 def _addresses(values: Iterable[Any], *, hint: str = "") -> tuple[Address, ...]:
-    raw = [str(v)[:MAX_HEADER_CHARS] for v in values if v is not None]
+    raw = [_for_address_parser(v, hint) for v in values if v is not None]
     if not raw:
         return ()
     try:
@@ -480,7 +530,7 @@ def _from(index: Mapping[str, list[str]], hint: str) -> tuple[Address | None, st
         return first[0], "from", first[0].name
     name = ""
     if values:
-        pairs = email.utils.getaddresses([str(values[0])[:MAX_HEADER_CHARS]])
+        pairs = email.utils.getaddresses([_for_address_parser(values[0], hint)])
         raw_name = pairs[0][0] if pairs and pairs[0][0] else ""
         if not raw_name and pairs and "@" not in pairs[0][1]:
             raw_name = str(values[0])  # a bare display name: From: Maria Silva
