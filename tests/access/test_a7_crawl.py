@@ -37,6 +37,7 @@ SKIP_PREFIXES = ("/static/", "/media/")
 # audit trail records who took it (helpdesk.audit, action "export"); the
 # trail is append-only and changes nothing anyone reads as state.
 ALLOWED_WRITES = {"reports/export.csv": ("helpdesk_auditentry", "export")}
+CHECKSUM_EVERY = 10  # pages
 # /healthz answers 503 while a probe fails (no worker heartbeat in a test).
 EXPECTED_5XX = {"healthz": 503}
 
@@ -68,26 +69,50 @@ def links_in(base: str, html: str) -> list[tuple[str, bool]]:
     return found
 
 
-def allowed_write(route: str, tables: list[str], audit_before: int) -> bool:
-    """The page's writes are exactly its one allowed audit row."""
-    allowed = ALLOWED_WRITES.get(route)
-    if allowed is None or tables != [allowed[0]]:
+def allowed_writes(batch: list[tuple[str, str]], tables: list[str], audit_before: int) -> bool:
+    """The pages' writes are exactly the audit rows they are allowed."""
+    expected = [ALLOWED_WRITES[route][1] for _url, route in batch if route in ALLOWED_WRITES]
+    if not expected or tables != ["helpdesk_auditentry"]:
         return False
     new = AuditEntry.objects.order_by("pk")[audit_before:]
-    return [entry.action for entry in new] == [allowed[1]]
+    return sorted(entry.action for entry in new) == sorted(expected)
+
+
+class Ledger:
+    """Table checksums taken every few pages (a checksum is a query per
+    table), and what changed between two, allowed writes aside."""
+
+    def __init__(self) -> None:
+        self.before = table_checksums()
+        self.audit_before = AuditEntry.objects.count()
+        self.batch: list[tuple[str, str]] = []
+        self.changed: list[str] = []
+
+    def visited(self, url: str, route: str) -> None:
+        self.batch.append((url, route))
+        if len(self.batch) == CHECKSUM_EVERY:
+            self.check()
+
+    def check(self) -> None:
+        now = table_checksums()
+        if now != self.before:
+            tables = changed_tables(self.before, now)
+            if not allowed_writes(self.batch, tables, self.audit_before):
+                urls = [url for url, _route in self.batch]
+                self.changed.append(f"one of GET {urls} changed {tables}")
+        self.before, self.batch = now, []
+        self.audit_before = AuditEntry.objects.count()
 
 
 def crawl(world: World, actor: str, limit: int, variants: int) -> dict[str, Any]:
     """BFS from the dashboard; at most `variants` query-parameter sets per
     page (a list sorted, filtered, paged ...) so the bound buys breadth."""
     client = world.client(actor)
-    before = table_checksums()
-    audit_before = AuditEntry.objects.count()
+    ledger = Ledger()
     queue: deque[tuple[str, bool]] = deque([("/", False)])
     seen: set[tuple[Any, ...]] = set()
     per_page: Counter[tuple[Any, ...]] = Counter()
     pages = fragments = 0
-    changed: list[str] = []
     errors: list[str] = []
     while queue and pages < limit:
         url, fragment = queue.popleft()
@@ -101,19 +126,14 @@ def crawl(world: World, actor: str, limit: int, variants: int) -> dict[str, Any]
         pages += 1
         fragments += fragment
         route = key[0]
+        ledger.visited(url, route)
         if response.status_code >= 500 and EXPECTED_5XX.get(route) != response.status_code:
             errors.append(f"GET {url}: {response.status_code}")
-        now = table_checksums()
-        if now != before:
-            tables = changed_tables(before, now)
-            if not allowed_write(route, tables, audit_before):
-                changed.append(f"GET {url} changed {tables}")
-            before = now
-            audit_before = AuditEntry.objects.count()
         if response.status_code in {301, 302} and response.get("Location", "").startswith("/"):
             queue.append((response["Location"], False))
         if "html" in response.get("Content-Type", "") and not getattr(response, "streaming", 0):
             queue.extend(links_in(url, response.content.decode("utf-8", "replace")))
+    ledger.check()
     left = {page_key(u) for u, _f in queue} - {k for k, _f in seen} - {None}
     return {
         "pages": pages,
@@ -121,7 +141,7 @@ def crawl(world: World, actor: str, limit: int, variants: int) -> dict[str, Any]
         "routes": len({key[0] for key, _f in seen}),
         "fragments": fragments,
         "left": len(left),
-        "changed": changed,
+        "changed": ledger.changed,
         "errors": errors,
     }
 
