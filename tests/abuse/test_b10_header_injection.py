@@ -68,28 +68,21 @@ def payloads() -> dict[str, str]:
     return out
 
 
-# Every header an outbound mail of ours may carry; each at most once.
-ALLOWED = {
-    "Content-Type",
-    "Content-Transfer-Encoding",
-    "MIME-Version",
-    "Subject",
-    "From",
-    "To",
-    "Date",
-    "Message-ID",
-    "Reply-To",
-    "In-Reply-To",
-    "References",
-    "Auto-Submitted",
-    "X-Auto-Response-Suppress",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "List-Id",
-    "Precedence",
-    "X-Loop",
+# The headers each kind of mail carries (each once), whatever its text: the
+# set a mail of that kind made from harmless text has (seen in a clean run).
+_BASE = {"Content-Type", "Date", "From", "MIME-Version", "Message-ID", "Subject", "To"}
+_BASE |= {"X-Auto-Response-Suppress"}
+_ACCOUNT = _BASE | {"Auto-Submitted", "Content-Transfer-Encoding"}
+EXPECTED = {
+    "agent_reply": _BASE | {"Reply-To", "In-Reply-To", "References"},
+    "new_ticket": _BASE | {"Auto-Submitted", "Reply-To"},
+    "ticket_created": _BASE | {"Auto-Submitted", "Reply-To"},
+    "verify-email": _ACCOUNT,
+    "password-reset": _ACCOUNT,
 }
-REQUIRED = {"Subject", "From", "To", "Date", "Message-ID", "MIME-Version", "Content-Type"}
+# Present or not by the mail's history or text, never by a payload: threading
+# headers when the ticket began with a mail; a transfer encoding for 8-bit text.
+OPTIONAL = {"In-Reply-To", "References", "Content-Transfer-Encoding"}
 UNSAFE = {chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]} | {"\u2028", "\u2029"}
 
 
@@ -235,7 +228,7 @@ def _doors(tmp: Path, env: dict[str, str], category: Category) -> Counter[str]:
     return refused
 
 
-def _check_mail(raw: bytes, item: OutboxItem, rcpts: list[str]) -> list[str]:
+def _check_mail(raw: bytes, kind: str, item: OutboxItem, rcpts: list[str]) -> list[str]:
     """What is wrong with one delivered mail ([] when nothing)."""
     problems = []
     try:
@@ -245,13 +238,14 @@ def _check_mail(raw: bytes, item: OutboxItem, rcpts: list[str]) -> list[str]:
     except Exception as exc:  # strict: any defect raises
         return [f"strict parse: {type(exc).__name__}: {exc}"]
     counts = Counter(n.lower() for n in names)
-    canonical = {n.lower(): n for n in ALLOWED}
-    extra = {n for n in names if n.lower() not in canonical}
+    required = {n.lower() for n in EXPECTED[kind] - OPTIONAL}
+    allowed = {n.lower() for n in EXPECTED[kind] | OPTIONAL}
+    extra = {n for n in names if n.lower() not in allowed}
     if extra:
         problems.append(f"unexpected headers {sorted(extra)}")
     if any(c > 1 for c in counts.values()):
         problems.append(f"repeated headers {[n for n, c in counts.items() if c > 1]}")
-    missing = {n for n in REQUIRED if n.lower() not in counts}
+    missing = required - set(counts)
     if missing:
         problems.append(f"missing {sorted(missing)}")
     for name, value in values.items():
@@ -317,8 +311,9 @@ def test_no_door_lets_a_line_break_into_an_outbound_header(
         if item is None:  # an account mail: its Message-ID is made when it is built
             item = emails.filter(recipient__in=rcpts, payload__has_key="account").first()
         assert item is not None, parsed["Message-ID"]
-        kinds[str(item.payload.get("template") or item.payload.get("account"))] += 1
-        found = _check_mail(raw, item, rcpts)
+        kind = str(item.payload.get("template") or item.payload.get("account"))
+        kinds[kind] += 1
+        found = _check_mail(raw, kind, item, rcpts)
         if found:
             problems[f"{item.event} to {item.recipient}"] = found
     # The payloads reached the headers (cleaned), not only the database.
@@ -348,6 +343,13 @@ def test_no_door_lets_a_line_break_into_an_outbound_header(
             "mails_by_kind": dict(kinds),
             "outbox_status": dict(statuses),
             "refused_by_door": dict(refused),
+            "pipe_outcomes": dict(
+                Counter(
+                    line.split()[1]
+                    for line in (tmp_path / "pipe.log").read_text().split("\n")
+                    if line.startswith("/")
+                )
+            ),
             "webhooks": len(hooks),
             "mails_carrying_a_payload": carried,
             "mails_with_problems": len(problems),
@@ -375,9 +377,11 @@ def test_the_check_sees_an_injected_header() -> None:
         b"Subject: Ana\r\nBcc: x@evil.example\r\nFrom: a@example.com\r\n"
         b"To: carla@cliente.com.br\r\nDate: Sat, 05 Dec 2026 12:00:00 +0000\r\n"
         b"Message-ID: <1@example.com>\r\nMIME-Version: 1.0\r\n"
-        b"Content-Type: text/plain\r\n\r\nx\r\n"
+        b"Content-Type: text/plain\r\nAuto-Submitted: auto-generated\r\n"
+        b"X-Auto-Response-Suppress: All\r\n\r\nx\r\n"
     )
-    assert _check_mail(raw, item, ["carla@cliente.com.br"]) == ["unexpected headers ['Bcc']"]
-    doubled = _check_mail(raw.replace(b"Bcc", b"To"), item, ["carla@cliente.com.br", EVIL])
+    rcpt = ["carla@cliente.com.br"]
+    assert _check_mail(raw, "verify-email", item, rcpt) == ["unexpected headers ['Bcc']"]
+    doubled = _check_mail(raw.replace(b"Bcc", b"To"), "verify-email", item, [*rcpt, EVIL])
     assert "repeated headers ['to']" in doubled
     assert any(p.startswith("SMTP recipients") for p in doubled)

@@ -253,14 +253,20 @@ def call_limits(port: int, rcpts: int, noops: int) -> dict[str, Any]:
     assert wire.replies(2) == [b"250", b"250"]
     wire.send(b"".join(f"RCPT TO:<support+{i}@example.com>\r\n".encode() for i in range(rcpts)))
     codes = Counter(wire.replies(rcpts))
-    out["rcpt"] = {k.decode(): v for k, v in codes.items()} | {"closed": wire.hung_up()}
+    out["rcpt"] = {k.decode(): v for k, v in codes.items()} | {
+        "sent": rcpts,
+        "closed": wire.hung_up(),
+    }
     assert codes[b"250"] <= 100 and codes[b"421"] == 1 and out["rcpt"]["closed"], out
     wire.close()
 
     wire = Wire(port)
     wire.send(b"EHLO mta.test\r\n" + b"NOOP\r\n" * noops)
     codes = Counter(wire.replies(noops + 1))
-    out["noop"] = {k.decode(): v for k, v in codes.items()} | {"closed": wire.hung_up()}
+    out["noop"] = {k.decode(): v for k, v in codes.items()} | {
+        "sent": noops,
+        "closed": wire.hung_up(),
+    }
     assert codes[b"421"] == 1 and codes[b"250"] <= 20 and out["noop"]["closed"], out
     wire.close()
 
