@@ -24,8 +24,18 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def test_a_full_raw_archive_answers_retry_then_recovers_by_itself(
-    child_env: dict[str, str], tmp_path: Path, settings: Any, client: Any, figures: Any
+    child_env: dict[str, str],
+    tmp_path: Path,
+    settings: Any,
+    client: Any,
+    scale: Any,
+    figures: Any,
 ) -> None:
+    senders_per_cycle, cycles = scale(5, 20), scale(1, 3)
+    tally, stop, pipe_exits = Tally(), threading.Event(), Counter[int]()
+    full: list[tuple[int, dict[str, Any]]] = []  # /healthz while full, each cycle
+    healthy: list[dict[str, Any]] = []  # ... and once space came back
+    ids: list[str] = []
     with disks.small_tmpfs(tmp_path / "small", "4m") as disk:
         raw_dir = disk / "raw"
         raw_dir.mkdir()
@@ -33,60 +43,71 @@ def test_a_full_raw_archive_answers_retry_then_recovers_by_itself(
         settings.HELPDESK_DISK_MIN_FREE_MB = 1
         env = {**child_env, "HELPDESK_RAW_DIR": str(raw_dir)}
         log = tmp_path / "children.log"
-        filler = disks.fill(disk)
-
         port = ledger.free_port()
         listener = ledger.manage(env, "smtpd", "--host", "127.0.0.1", "--port", str(port), log=log)
-        tally, stop, pipe_exits = Tally(), threading.Event(), Counter[int]()
-        senders = [
-            threading.Thread(
-                target=deliver,
-                args=(port, mail(i, tag="f4"), f"cliente{i}.f4@exemplo.com.br", tally, stop, 0),
-            )
-            for i in range(5)
-        ]
         try:
             ledger.wait_for_port(port, listener)
-            for sender in senders:
-                sender.start()
-            piped = ledger.manage(env, "ingest_email", log=log, stdin=mail(5, tag="f4"))
-            pipe_exits[piped.wait(timeout=120)] += 1
-            deadline = time.monotonic() + 120  # a hang guard, not a timing assertion
-            while tally.tempfails < 5 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            health = client.get("/healthz")
-            full = health.json()
+            for _ in range(cycles):  # fill, deliver, free; again
+                filler = disks.fill(disk)
+                first, before = len(ids), tally.tempfails
+                ids += [f"<f4-{first + i}@exemplo.com.br>" for i in range(senders_per_cycle + 1)]
+                senders = [
+                    threading.Thread(
+                        target=deliver,
+                        args=(port, mail(i, tag="f4"), f"cliente{i}.f4@exemplo.com.br", tally),
+                        kwargs={"stop": stop, "hang_up": 0},
+                    )
+                    for i in range(first, first + senders_per_cycle)
+                ]
+                for sender in senders:
+                    sender.start()
+                piped = mail(first + senders_per_cycle, tag="f4")
+                pipe_exits[ledger.manage(env, "ingest_email", log=log, stdin=piped).wait(120)] += 1
+                deadline = time.monotonic() + 120  # a hang guard, not a timing assertion
+                while tally.tempfails < before + senders_per_cycle:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)
+                health = client.get("/healthz")
+                full.append((health.status_code, health.json()))
 
-            filler.unlink()  # space comes back; nothing is restarted
-            for sender in senders:
-                sender.join(timeout=120)
-            while not pipe_exits[0]:
-                piped = ledger.manage(env, "ingest_email", log=log, stdin=mail(5, tag="f4"))
-                pipe_exits[piped.wait(timeout=120)] += 1
-            healthy = client.get("/healthz").json()
+                filler.unlink()  # space comes back; nothing is restarted
+                for sender in senders:
+                    sender.join(timeout=120)
+                while True:
+                    code = ledger.manage(env, "ingest_email", log=log, stdin=piped).wait(120)
+                    pipe_exits[code] += 1
+                    if code != 75:
+                        break
+                healthy.append(client.get("/healthz").json())
         finally:
             stop.set()
             listener.terminate()
             listener.wait(timeout=60)
-        count = ledger.count([f"<f4-{i}@exemplo.com.br>" for i in range(6)], raw_dir)
+        count = ledger.count(ids, raw_dir)
         leftovers = [p.name for p in raw_dir.rglob("*.tmp")]
 
     figures(
         {
             **count.as_dict(),
+            "senders": senders_per_cycle,
+            "fill_free_cycles": cycles,
             "smtp_451": tally.tempfails,
             "smtp_250": tally.acked,
             "pipe_exits": dict(pipe_exits),
-            "healthz_while_full": health.status_code,
+            "healthz_while_full": [code for code, _ in full],
         }
     )
     assert tally.permanent == [] and set(pipe_exits) == {0, 75}
-    assert tally.tempfails >= 5  # each sender met the full disk
-    assert health.status_code == 503
-    assert full["checks"]["disk"]["ok"] is False and full["checks"]["disk"]["free_mb"]["raw"] == 0
-    assert healthy["checks"]["disk"]["ok"] is True
-    assert tally.acked == 5
-    assert (count.lost, count.doubled, count.stored) == (0, 0, 6)
+    assert pipe_exits[0] == cycles
+    assert tally.tempfails >= senders_per_cycle * cycles  # each sender met the full disk
+    for code, answer in full:
+        assert code == 503
+        assert answer["checks"]["disk"]["ok"] is False
+        assert answer["checks"]["disk"]["free_mb"]["raw"] == 0
+    assert all(answer["checks"]["disk"]["ok"] is True for answer in healthy)
+    assert tally.acked == senders_per_cycle * cycles
+    assert (count.lost, count.doubled, count.stored) == (0, 0, len(ids))
     assert (count.rows_without_file, count.orphan_files, leftovers) == (0, 0, [])
 
 
