@@ -125,17 +125,25 @@ _pool: ProcessPoolExecutor | None = None
 WORKER_NICE = 5
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int) -> None:
     """Worker initializer. Workers yield the CPU to the writer: it is the
     serial path, they only need to keep a batch or two ahead of it (on two
     cores that took the machine from 1.7 to 1.85 cores busy). The objects
     inherited from the parent (Django, the app registry) live as long as the
     worker: the cyclic GC need not scan them again and again. And exit when
     the parent is gone (killed with SIGKILL, it cannot stop us), instead of
-    living on holding its pipes open."""
+    living on holding its pipes open -- and the poller's mailbox lock, whose
+    open file it inherited.
+
+    parent is the pid of the process that made the pool, not os.getppid()
+    here: a parent killed between the fork and this initializer has already
+    left us to init, and watching init would keep us (and the lock) forever.
+    Found by the F1 fault suite: a poller SIGKILLed as its workers started
+    left one that held the mailbox's lock, and no later run polled it."""
+    if os.getppid() != parent:
+        os._exit(1)
     os.nice(WORKER_NICE)
     gc.freeze()
-    parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -159,6 +167,7 @@ def _workers() -> ProcessPoolExecutor | None:
             max_workers=min(cores, 4),
             mp_context=multiprocessing.get_context("fork"),
             initializer=_worker_init,
+            initargs=(os.getpid(),),
         )
         atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
     return _pool

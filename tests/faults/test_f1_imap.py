@@ -60,6 +60,14 @@ def _until(proc: Any, done: Any, limit: float = 120) -> bool:
     return True
 
 
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _run_with_kills(
     server: Dovecot,
     child_env: dict[str, str],
@@ -68,7 +76,13 @@ def _run_with_kills(
     total: int,
     kills_wanted: int,
     modes: tuple[str, ...],
+    refill: int = 100,
+    pace: float = 1.0,
 ) -> dict[str, Any]:
+    """Kill poll_imap kills_wanted times, cycling through modes; the mailbox
+    starts with total mails and gets refill more whenever fewer remain (a
+    small mailbox makes each run, and so each kill, short); pace scales the
+    random waits."""
     rng = random.Random(161)
     user, password = server.add_user()
     expected = [f"<{user}-{i}@exemplo.com.br>" for i in range(total)]
@@ -83,14 +97,23 @@ def _run_with_kills(
 
     kills: dict[str, int] = dict.fromkeys(modes, 0)
     runs = finished_early = 0
+    strays: list[int] = []  # the workers of a poller killed alone
     while sum(kills.values()) < kills_wanted and runs < kills_wanted * 3:
         runs += 1
         mode = modes[sum(kills.values()) % len(modes)]
+        if len(expected) - acked.count() < refill:
+            # Little left to interrupt: more mail arrives.
+            more = range(len(expected), len(expected) + refill)
+            append(server, user, password, [mail(i, tag=user) for i in more])
+            expected += [f"<{user}-{i}@exemplo.com.br>" for i in more]
         proc = ledger.manage(child_env, "poll_imap", "--once", "--mailbox", box.name, log=log)
         stored = rows.count()
         if mode.startswith("UID "):
             # Killed the moment this command of the move reached the server.
-            proxy.arm(mode.encode(), lambda _client, p=proc: ledger.kill_group(p))
+            def kill(_client: Any, p: Any = proc) -> None:
+                ledger.kill_group(p)
+
+            proxy.arm(mode.encode(), kill)
             _until(proc, proxy.sprung.is_set)
             proc.wait(timeout=600)
             proxy.disarm()
@@ -99,14 +122,17 @@ def _run_with_kills(
                 continue
             hit = False
         elif mode == "random":
-            hit = not _until(proc, lambda: False, limit=rng.uniform(0.5, 4.0))
+            hit = not _until(proc, lambda: False, limit=rng.uniform(0.5, 4.0) * pace)
         elif mode == "after-commit":
             hit = _until(proc, lambda s=stored: rows.count() > s)
         else:  # the poller or one worker, once the workers are at work
             hit = _until(proc, lambda: len(ledger.children(proc.pid)) > 0)
-            time.sleep(rng.uniform(0, 1.0))
+            if mode != "poller-only" or kills[mode] % 2:
+                time.sleep(rng.uniform(0, 1.0) * pace)
+            # else at once: the workers are still starting (their initializer)
         if hit and proc.poll() is None:
             if mode == "poller-only":
+                strays += ledger.children(proc.pid)
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
             elif mode == "worker-then-poller":
@@ -124,12 +150,11 @@ def _run_with_kills(
         else:
             finished_early += 1
             proc.wait(timeout=600)
-            if acked.count() == len(expected):
-                # Nothing left to interrupt: more mail arrives.
-                more = range(len(expected), len(expected) + 100)
-                append(server, user, password, [mail(i, tag=user) for i in more])
-                expected += [f"<{user}-{i}@exemplo.com.br>" for i in more]
-    # Workers orphaned by a poller-only kill exit on their own (they watch the parent).
+    # Workers orphaned by a poller-only kill exit on their own (they watch the
+    # parent), and so let go of the mailbox's lock they inherited.
+    deadline = time.monotonic() + 30  # a hang guard, not a timing assertion
+    while (alive := [p for p in strays if _alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
     final = ledger.manage(child_env, "poll_imap", "--once", "--mailbox", box.name, log=log)
     assert final.wait(timeout=600) == 0, log.read_text()[-3000:]
     proxy.close()
@@ -148,7 +173,10 @@ def _run_with_kills(
         "moved": len(processed),
         "moved_twice": len(processed) - len(set(processed)),
         "swept": swept,
+        "orphaned_workers": len(strays),
+        "orphaned_workers_left": len(alive),
     }
+    assert alive == [], json.dumps(figures)
     assert (result.lost, result.doubled, result.stored) == (0, 0, len(expected)), json.dumps(
         figures
     )
@@ -170,9 +198,18 @@ def test_a_poller_killed_again_and_again_takes_every_mail_once(
     scale: Any,
     figures: Any,
 ) -> None:
+    # Light: 20 kills on a mailbox kept small (each run, so each kill, short).
     figures(
         _run_with_kills(
-            dovecot, child_env, _raw_dir, tmp_path, scale(200, 1000), scale(5, 50), KILLS
+            dovecot,
+            child_env,
+            _raw_dir,
+            tmp_path,
+            scale(30, 1000),
+            scale(20, 50),
+            KILLS,
+            refill=scale(15, 100),
+            pace=scale(3, 10) / 10,
         )
     )
 
@@ -188,15 +225,16 @@ def test_the_same_on_a_server_without_move(
     server = dovecot_without_move
     with imap(server, "user60", server.users["user60"]) as client:
         assert not client.has_capability("MOVE")  # the poller must COPY + EXPUNGE here
-    # Lighter in CI: one batch, killed after its commit, after its COPY, after its STORE.
     figures(
         _run_with_kills(
             server,
             child_env,
             _raw_dir,
             tmp_path,
-            scale(100, 1000),
-            scale(3, 50),
+            scale(30, 1000),
+            scale(20, 50),
             KILLS_WITHOUT_MOVE,
+            refill=scale(15, 100),
+            pace=scale(3, 10) / 10,
         )
     )
