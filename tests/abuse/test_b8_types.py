@@ -179,6 +179,15 @@ def open_in_browser(page: Page, url: str) -> Opened:
     return seen
 
 
+def all_downloaded_inert(page: Page, base: str, downloads: list[tuple[str, str]]) -> Any:
+    """Each download opened in the browser: saved, never run. The figures."""
+    opened = [(what, open_in_browser(page, base + path)) for what, path in downloads]
+    bad = [(what, o) for what, o in opened if o.dialogs or o.requests or o.title == "pwned"]
+    saved = sum(o.how == "downloaded" for _, o in opened)
+    assert (bad, saved) == ([], len(downloads))
+    return {"urls": len(downloads), "downloaded": saved, "script_runs_dialogs_or_requests": 0}
+
+
 def test_dangerous_types_are_served_inert_every_way(
     served: list[tuple[str, str, str]],
     customer: Any,
@@ -235,11 +244,7 @@ def test_through_nginx_x_accel_the_same_holds(
 
     # The customer's session, for nginx's host (the live server's is "localhost").
     page.context.add_cookies([{"name": k, "value": v, "url": nginx} for k, v in cookies.items()])
-    opened = [(what, open_in_browser(page, nginx + path)) for what, path in downloads]
-    bad = [(what, o) for what, o in opened if o.dialogs or o.requests or o.title == "pwned"]
-    figures({"urls": len(downloads), "downloaded": sum(o.how == "downloaded" for _, o in opened),
-             "script_runs_dialogs_or_requests": len(bad)})  # fmt: skip
-    assert bad == []
+    figures(all_downloaded_inert(page, nginx, downloads))
 
 
 def test_from_the_object_store_the_presigned_download_is_inert(
@@ -265,8 +270,4 @@ def test_from_the_object_store_the_presigned_download_is_inert(
         assert not any(m in stored.headers["Content-Type"].lower() for m in SCRIPTABLE), what
 
     page = login_as(customer)
-    opened = [(what, open_in_browser(page, server + path)) for what, path in downloads]
-    bad = [(what, o) for what, o in opened if o.dialogs or o.requests or o.title == "pwned"]
-    figures({"urls": len(downloads), "downloaded": sum(o.how == "downloaded" for _, o in opened),
-             "script_runs_dialogs_or_requests": len(bad)})  # fmt: skip
-    assert bad == []
+    figures(all_downloaded_inert(page, server, downloads))
