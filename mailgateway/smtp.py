@@ -281,6 +281,8 @@ class GatewayHandler:
 
 
 END_OF_DATA = b"\r\n.\r\n"
+DATA_IN_FLIGHT_FACTOR = 8  # messages of the size limit all sessions may hold at once
+OVERLOADED = "421 4.3.2 Too much mail in transit, try again later"
 
 
 class _WholeData(SMTP):
@@ -304,6 +306,13 @@ class _WholeData(SMTP):
     """
 
     data_line_limit = 64 * 1024
+    # What all sessions of this process hold in DATA right now. Each session
+    # is capped at the size limit, but not their sum: ten clients sending
+    # nearly 25 MB each and never ending held 250 MB, and a few hundred would
+    # have the listener killed for its memory (found by the B11 abuse suite).
+    # Past DATA_IN_FLIGHT_FACTOR messages of the size limit, the session
+    # whose data tips it over is told 421 (try later) and closed.
+    data_in_flight = 0
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
@@ -326,6 +335,9 @@ class _WholeData(SMTP):
         if error:
             await self.push(error)
             self.envelope = self._create_envelope()  # aiosmtpd's post-DATA state
+            if error.startswith("421"):
+                assert self.transport is not None
+                self.transport.close()  # the rest of its data is not read
             return
         self.envelope.content = self.envelope.original_content = data
         status = await self._call_handler_hook("DATA")
@@ -334,6 +346,20 @@ class _WholeData(SMTP):
 
     async def _read_data(self) -> tuple[bytes, str]:
         """The message (unstuffed), or b"" and the error to answer."""
+        held = [0]  # what this session adds to data_in_flight
+        try:
+            return await self._read_data_held(held)
+        finally:
+            _WholeData.data_in_flight -= held[0]
+
+    def _hold(self, held: list[int], size: int) -> bool:
+        """Count size bytes held by this session; False past the budget."""
+        _WholeData.data_in_flight += size - held[0]
+        held[0] = size
+        budget = (self.data_size_limit or 0) * DATA_IN_FLIGHT_FACTOR
+        return not budget or _WholeData.data_in_flight <= budget
+
+    async def _read_data_held(self, held: list[int]) -> tuple[bytes, str]:
         limit = self.data_size_limit
         # The DATA line's CRLF, so that an empty message ends in CRLF . CRLF too.
         buf, searched, dropped = bytearray(b"\r\n"), 0, 0
@@ -349,6 +375,9 @@ class _WholeData(SMTP):
             if not chunk:
                 raise asyncio.CancelledError  # the client hung up
             buf += chunk
+            if not self._hold(held, len(buf)):
+                log.warning("mail data in flight past the budget: session closed")
+                return b"", OVERLOADED
         rest = bytes(buf[end + len(END_OF_DATA) :])
         if rest and not self._reader.at_eof():
             self._reader.feed_data(rest)  # a pipelined command

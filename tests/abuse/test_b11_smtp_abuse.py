@@ -301,6 +301,48 @@ def too_big(port: int, limit_mb: int) -> dict[str, Any]:
     return {"size_at_mail": "552", "after_data": "552", "bytes_sent": too_much}
 
 
+def parallel_big_data(
+    port: int, sessions: int, limit_mb: int, rss: Callable[[], int]
+) -> dict[str, Any]:
+    """sessions clients each send a message just under the size limit and
+    stop before its end: past what all sessions may hold together (8
+    messages of the size limit) the listener answers 421 and hangs up."""
+    before = rss()
+    chunk = (b"z" * 998 + b"\r\n") * 1024  # 1 MB of lines
+    wires = []
+    for _ in range(sessions):
+        wire = Wire(port)
+        envelope(wire)
+        wire.send(b"DATA\r\n")
+        assert wire.replies(1) == [b"354"]
+        wires.append(wire)
+    for _ in range(limit_mb - 1):
+        for wire in wires:
+            wire.send(chunk)
+    time.sleep(1)
+    held = rss()
+    told: Counter[str] = Counter()
+    for wire in wires:
+        wire.sock.settimeout(0.5)
+        try:
+            told[wire.sock.recv(4096)[:3].decode() or "closed"] += 1
+        except TimeoutError:
+            told["still reading"] += 1
+        except OSError:
+            told["closed"] += 1
+        wire.close()
+    figures = {
+        "sessions": sessions,
+        "mb_each": limit_mb - 1,
+        "answers": dict(told),
+        "rss_before_mb": before // 1024,
+        "rss_held_mb": held // 1024,
+    }
+    assert told["421"] >= 1 and told["still reading"] >= 1, figures
+    assert held - before < 8 * limit_mb * 1024 * 1.5, figures  # the budget, and slack
+    return figures
+
+
 def huge_headers(port: int) -> dict[str, Any]:
     """5 MB of headers (50,000 of them): stored one way or another, answered."""
     head = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"h" * 90) for i in range(50_000))
@@ -396,6 +438,12 @@ def test_the_listener_survives_protocol_abuse_and_keeps_serving(
             ("call_limits", lambda: call_limits(port, 1000, scale(10_000, 100_000))),
             ("too_big", lambda: too_big(port, limit_mb)),
             ("huge_headers", lambda: huge_headers(port)),
+            (
+                "parallel_big_data",
+                lambda: parallel_big_data(
+                    port, scale(10, 40), limit_mb, lambda: rss_kb(listener.pid)
+                ),
+            ),
             ("slow_clients", lambda: slow_clients(port, scale(120, 1000), scale(5, 60), probe)),
         ]
         for name, step in steps:
