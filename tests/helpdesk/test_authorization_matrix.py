@@ -14,9 +14,12 @@ from django.apps import apps
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from helpdesk.accounts import user_create
 from helpdesk.models import Notification, SavedView
+from helpdesk.roles import Role
+from tests.conftest import PASSWORD
 from tests.helpdesk.conftest import add_mail_with_image_and_eml, client_for
-from tickets.models import CannedReply
+from tickets.models import CannedReply, Team
 
 ACTORS = ("anon", "owner", "stranger", "agent", "manager")
 LOGIN = 302  # anonymous: redirected to the login page
@@ -325,6 +328,19 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         {"anon": LOGIN, **dict.fromkeys(ACTORS[1:], 404)},
     ),
 }
+# Two more visitors (the catalogue's agents of two teams, and the admin), their
+# columns derived from the others. Agents are confined to their teams' tickets
+# here (HELPDESK_AGENTS_SEE_ALL off, see world): an agent of another team gets
+# what the team's agent gets, except that the team's ticket and everything on
+# it looks missing, as does another agent's canned reply. The admin gets what
+# the manager gets, and the System page. The outsider goes before the agent,
+# whose actions (take, split, delete) would otherwise answer for it.
+ALL_ACTORS = ("anon", "owner", "stranger", "outsider", "agent", "manager", "admin")
+OUTSIDER_MISSING = {"ticket", "message", "mail", "image", "eml", "part", "attachment", "canned"}
+ADMIN_ONLY = {"system": 200, "system_retry_outbox": 302, "system_reprocess_quarantine": 302}
+for _name, (_method, _key, _data, _expected) in EXPECTED.items():
+    _expected["outsider"] = 404 if _key in OUTSIDER_MISSING else _expected["agent"]
+    _expected["admin"] = ADMIN_ONLY.get(_name, _expected["manager"])
 # Documents shown in our own frames: their own CSP (no script at all), framed
 # by our pages only (helpdesk/views/mail_frames.py).
 FRAMED = {"message_html", "attachment_message"}
@@ -374,9 +390,17 @@ def world(
     other_customer: Any,
     agent: Any,
     manager: Any,
+    admin_user: Any,
     full_ticket: Any,
     public_attachment: Any,
+    settings: Any,
 ) -> dict[str, Any]:
+    settings.HELPDESK_AGENTS_SEE_ALL = False
+    outsider = user_create(
+        email="otavio@support.example", full_name="Otávio", role=Role.AGENT, password=PASSWORD
+    )
+    Team.objects.create(name="Outra equipe").members.add(outsider)
+    assert full_ticket.team is not None and agent in full_ticket.team.members.all()
     view = SavedView.objects.create(owner=customer, name="mine", querystring="status=open")
     notification = Notification.objects.create(
         recipient=customer, ticket=full_ticket, kind=Notification.Kind.REPLY
@@ -392,6 +416,8 @@ def world(
             "stranger": client_for(other_customer),
             "agent": client_for(agent),
             "manager": client_for(manager),
+            "outsider": client_for(outsider),
+            "admin": client_for(admin_user),
         },
         "kwargs": {
             "": {},
@@ -436,7 +462,7 @@ def test_it_enforces_the_table(world: dict[str, Any], name: str) -> None:
 
     method, kwargs_key, data, expected = EXPECTED[name]
     url = reverse(name, kwargs=world["kwargs"][kwargs_key])
-    for actor in ACTORS:
+    for actor in ALL_ACTORS:
         before = _row_counts() if method == "GET" else None
         response = _request(world["clients"][actor], method, url, data, world["ref"])
         want = expected[actor]
