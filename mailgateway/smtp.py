@@ -38,10 +38,11 @@ import ssl
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
@@ -281,6 +282,7 @@ class GatewayHandler:
 
 
 END_OF_DATA = b"\r\n.\r\n"
+MAX_SESSIONS_PER_CLIENT = 50
 DATA_IN_FLIGHT_FACTOR = 8  # messages of the size limit all sessions may hold at once
 OVERLOADED = "421 4.3.2 Too much mail in transit, try again later"
 
@@ -313,6 +315,39 @@ class _WholeData(SMTP):
     # Past DATA_IN_FLIGHT_FACTOR messages of the size limit, the session
     # whose data tips it over is told 421 (try later) and closed.
     data_in_flight = 0
+    # Open sessions per client address. Each idle session holds a file
+    # descriptor for up to the 300 s timeout, and the service runs with
+    # systemd's 1,024 by default: a thousand connections from one host left
+    # no descriptor to accept anyone else's mail. Past
+    # MAX_SESSIONS_PER_CLIENT (Postfix's default client connection limit) a
+    # new session from that host is told 421 and closed.
+    sessions_by_client: ClassVar[Counter[str]] = Counter()
+    _client: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self._original_transport is None  # not the STARTTLS hand-over
+        super().connection_made(transport)
+        if first:
+            peer = transport.get_extra_info("peername")
+            self._client = str(peer[0]) if isinstance(peer, tuple) else ""
+            _WholeData.sessions_by_client[self._client] += 1
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._client is not None:
+            _WholeData.sessions_by_client[self._client] -= 1
+            if _WholeData.sessions_by_client[self._client] <= 0:
+                del _WholeData.sessions_by_client[self._client]
+            self._client = None
+        super().connection_lost(error)
+
+    async def _handle_client(self) -> None:
+        if self.sessions_by_client[self._client or ""] > MAX_SESSIONS_PER_CLIENT:
+            log.warning("too many sessions from %s: refused", self._client)
+            await self.push("421 4.7.0 Too many connections from your host, try again later")
+            assert self.transport is not None
+            self.transport.close()
+            return
+        await super()._handle_client()
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:

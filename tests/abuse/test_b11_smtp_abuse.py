@@ -46,13 +46,17 @@ class Wire:
     """A raw SMTP client: send bytes, read final reply lines (multi-line
     replies count once), see whether the server hung up."""
 
-    def __init__(self, port: int, timeout: float = 60) -> None:
+    def __init__(self, port: int, timeout: float = 60, source: str = "127.0.0.1") -> None:
+        # Linux routes all of 127/8 to loopback: other source addresses are
+        # other client hosts to the listener.
         self.sock: socket.socket | ssl.SSLSocket = socket.create_connection(
-            ("127.0.0.1", port), timeout=timeout
+            ("127.0.0.1", port), timeout=timeout, source_address=(source, 0)
         )
         self.buf = b""
         self.closed = False
-        assert self.replies(1) == [b"220"]
+        self.greeting = self.replies(1)
+        if source == "127.0.0.1":
+            assert self.greeting == [b"220"]
 
     def send(self, data: bytes) -> None:
         try:
@@ -357,14 +361,18 @@ def huge_headers(port: int) -> dict[str, Any]:
 
 
 def slow_clients(port: int, idle: int, drip_seconds: int, probe: Probe) -> dict[str, Any]:
-    """idle connections held after EHLO and a slowloris in DATA, while the
-    probe delivers; then the slowloris finishes and is taken too."""
+    """idle connections held after EHLO (40 from each of several hosts), one
+    host opening more than its 50, and a slowloris in DATA, while the probe
+    delivers; then the slowloris finishes and is taken too."""
     held = []
-    for _ in range(idle):
-        wire = Wire(port)
+    for n in range(idle):
+        wire = Wire(port, source=f"127.0.1.{n // 40 + 1}")
         wire.send(b"EHLO idle.test\r\n")
         held.append(wire)
-    assert all(w.replies(1) == [b"250"] for w in held)
+    assert all(w.greeting == [b"220"] and w.replies(1) == [b"250"] for w in held)
+    greedy = [Wire(port, source="127.0.2.1") for _ in range(55)]
+    greetings = Counter(b"".join(w.greeting).decode() for w in greedy)
+    assert greetings == Counter({"220": 50, "421": 5}), greetings
     slow = Wire(port)
     envelope(slow, "slow@cliente.com.br")
     slow.send(b"DATA\r\n")
@@ -385,12 +393,13 @@ def slow_clients(port: int, idle: int, drip_seconds: int, probe: Probe) -> dict[
     slow.send(body[-5:])
     slow_reply = slow.replies(1)
     stop.set()
-    for wire in held:
+    for wire in held + greedy:
         wire.close()
     slow.close()
     assert slow_reply == [b"250"], slow_reply
     return {
         "idle_connections": idle,
+        "one_host_55_connections": dict(greetings),
         "slowloris_seconds": drip_seconds,
         "probe_s": [round(s, 3) for s in during],
     }
