@@ -133,6 +133,9 @@ def test_a_structure_bomb_through_the_pipe_is_answered_stored_and_bounded(
         # Never the body lost: the HTML, or (refused) its text version.
         assert message.body_html.count("<p>") == size if case == "html-at-the-cap" else True
         assert "fundo" in message.body if case == "html-nesting" else f"{size - 1}" in message.body
+        # ... and shown: the page holds the last element's text (the HTML in
+        # its frame's srcdoc, escaped once more).
+        assert ("fundo" if case == "html-nesting" else f"{size - 1}") in page
         assert seconds < MAX_SECONDS, f"the ticket page took {seconds:.1f} s"
     figures(values)
     assert_bounded(run, case)
