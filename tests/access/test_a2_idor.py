@@ -14,17 +14,21 @@ request does with a nonexistent id in the foreign one's place: same status,
 same Location, same messages, same body (but for the per-request CSP nonce
 and CSRF mask). Mixed probes keep the actor's own part: (own ticket, foreign
 message), (own ticket, move to a foreign ticket). References next to the
-real ones (HD-YYYY-NNNN +/- 1, lower case) are swept too. Around each route
-every table's rows are checksummed: nothing may change.
+real ones (HD-YYYY-NNNN +/- 1, lower case) are swept too. Every table's rows
+are checksummed around each batch of 10 routes: nothing may change. And a
+foreign id must cost what a missing one does (the "timing class", for a
+route of each kind).
 
-Light (CI): each route with each kind of object it takes, once, seeded.
-Heavy: 1,000 random probes.
+Light (CI): each route with each kind of object it takes, once for a
+customer, an agent and the manager or admin, seeded. Heavy: 1,000 random
+probes.
 """
 
 from __future__ import annotations
 
 import random
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,6 +49,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from helpdesk.feedback import make_feedback_token
 from helpdesk.verification import make_token
+from tests.access.timing import same_class, stats
 from tests.access.world import (
     ACTORS,
     World,
@@ -604,3 +609,51 @@ def test_no_one_reaches_what_is_not_theirs(settings: Any, scale: Any, figures: A
     assert not result["changed"], "probes changed rows:\n" + "\n".join(result["changed"])
     swept = {p.route.key for p in chosen}
     assert swept >= {r.key for r in routes_with_ids() if r.key not in NOT_OBJECTS} or scale.heavy
+
+
+# (actor, route key, method): a foreign object against a missing one, timed.
+TIMED = [
+    ("customer_b", "ticket_detail", "GET"),
+    ("customer_b", "attachment_download", "GET"),
+    ("customer_b", "message_html", "GET"),
+    ("customer_b", "notification_open", "POST"),
+    ("agent_y", "api:ticket-detail", "GET"),
+    ("agent_y", "admin:tickets_ticket_change", "GET"),
+    ("agent_y", "admin:view_on_site", "GET"),
+]
+
+
+def test_foreign_and_missing_ids_take_the_same_time(
+    settings: Any, scale: Any, figures: Any
+) -> None:
+    """The catalogue's "timing class" of A2: a foreign id costs what a missing
+    one does (no lookup of the object before the check that refuses it).
+    Alternated samples; medians no further apart than half the larger or
+    20 ms, whichever is more."""
+    world = build_world(settings)
+    probes = {(p.actor, p.route.key): p for p in all_probes(world) if not p.data}
+    clients = {actor: world.client(actor, csrf=True) for actor in ACTORS}
+    results = {}
+    for actor, key, method in TIMED:
+        probe = probes[(actor, key)]
+        api = key.startswith("api:")
+        urls = {
+            "foreign": url_of(probe.route, dict(probe.kwargs)),
+            "missing": url_of(probe.route, dict(probe.missing)),
+        }
+        times: dict[str, list[float]] = {"foreign": [], "missing": []}
+        for index in range(scale(15, 100) + 2):
+            order = ["foreign", "missing"] if index % 2 == 0 else ["missing", "foreign"]
+            for which in order:
+                start = time.perf_counter()
+                answer(clients[actor], method, urls[which], form_for(probe, method), api=api)
+                if index >= 2:  # the first two rounds warm up
+                    times[which].append(time.perf_counter() - start)
+        results[f"{method} {key} as {actor}"] = {
+            "foreign": stats(times["foreign"]),
+            "missing": stats(times["missing"]),
+            "same_class": same_class(times["foreign"], times["missing"], ratio=0.5, floor=0.020),
+        }
+    figures({"samples_each": scale(15, 100), "routes": results})
+    slow = {name: r for name, r in results.items() if not r["same_class"]}
+    assert not slow, slow
