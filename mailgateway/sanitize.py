@@ -71,7 +71,9 @@ MAX_HTML_CHARS = 2_000_000
 # the ticket) and 10,000 nested <div>s 4 s before the RecursionError that
 # fails them anyway (at about 900 levels). Bodies past these are refused
 # before parsing, in milliseconds; the text version is stored as always.
-MAX_HTML_ELEMENTS = 25_000
+# 15,000 elements (a long Outlook thread has a few thousand) cost about a
+# second at ingest and again per view; 25,000 took 4.5 s on a loaded box.
+MAX_HTML_ELEMENTS = 15_000
 MAX_HTML_DEPTH = 500
 _START_OR_END = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)")
 # Void elements and those whose end tag is optional: they add no depth.
