@@ -18,6 +18,7 @@ end; its RSS (with its worker processes) is sampled throughout and bounded.
 from __future__ import annotations
 
 import re
+import resource
 import smtplib
 import socket
 import ssl
@@ -405,6 +406,30 @@ def slow_clients(port: int, idle: int, drip_seconds: int, probe: Probe) -> dict[
     }
 
 
+FD_LIMIT = 1024
+
+
+def flood(port: int, connections: int, probe: Probe) -> dict[str, Any]:
+    """One host opens more connections than the listener has descriptors
+    and keeps them; another host then delivers a mail."""
+    greetings: Counter[str] = Counter()
+    held = []
+    for _ in range(connections):
+        try:
+            wire = Wire(port, timeout=5, source="127.0.3.1")
+            greetings[b"".join(wire.greeting).decode() or "closed"] += 1
+            held.append(wire)
+        except OSError as exc:
+            greetings[type(exc).__name__] += 1
+    try:
+        took = probe.send()
+    finally:
+        for wire in held:
+            wire.close()
+    assert greetings == Counter({"220": 50, "421": connections - 50}), greetings
+    return {"connections": connections, "greetings": dict(greetings), "probe_s": round(took, 3)}
+
+
 def test_the_listener_survives_protocol_abuse_and_keeps_serving(
     tmp_path: Path,
     child_env: dict[str, str],  # noqa: F811
@@ -422,7 +447,14 @@ def test_the_listener_survives_protocol_abuse_and_keeps_serving(
     }
     port = ledger.free_port()
     log = tmp_path / "smtpd.log"
-    listener = ledger.manage(env, "smtpd", "--host", "127.0.0.1", "--port", str(port), log=log)
+    # The listener gets systemd's default of 1,024 descriptors (the child
+    # inherits the limit in force when it is started).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(FD_LIMIT, hard), hard))
+    try:
+        listener = ledger.manage(env, "smtpd", "--host", "127.0.0.1", "--port", str(port), log=log)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     ledger.wait_for_port(port, listener)
     probe = Probe(port)
     rss: list[int] = []
@@ -453,7 +485,8 @@ def test_the_listener_survives_protocol_abuse_and_keeps_serving(
                     port, scale(10, 40), limit_mb, lambda: rss_kb(listener.pid)
                 ),
             ),
-            ("slow_clients", lambda: slow_clients(port, scale(120, 1000), scale(5, 60), probe)),
+            ("slow_clients", lambda: slow_clients(port, scale(120, 800), scale(5, 60), probe)),
+            ("one_host_floods", lambda: flood(port, FD_LIMIT + 76, probe)),
         ]
         for name, step in steps:
             results[name] = step()
