@@ -3,7 +3,8 @@
 PostgreSQL: a private cluster (never the machine's own) stopped with
 `pg_ctl stop -m immediate` while the three doors deliver, kept down until
 each door has met it, then started again. SQLite: another process holds the
-write lock (BEGIN EXCLUSIVE) past the busy timeout. Meanwhile the answers
+write lock (BEGIN EXCLUSIVE) past the busy timeout; or the database file
+becomes unwritable (immutable on a loop-mounted ext4). Meanwhile the answers
 must be 451 / exit 75 / mail left on the IMAP server, never 250 or exit 0
 for a mail that is not stored and never a 5xx or another exit code (a
 bounce); afterwards every mail exists exactly once, with no orphan raw file
