@@ -315,7 +315,7 @@ def test_no_door_lets_a_line_break_into_an_outbound_header(
         kinds[kind] += 1
         found = _check_mail(raw, kind, item, rcpts)
         if found:
-            problems[f"{item.event} to {item.recipient}"] = found
+            problems[f"{item.event} to {item.recipient} {parsed['Message-ID']}"] = found
     # The payloads reached the headers (cleaned), not only the database.
     carried = sum(INJECTED in str(m["Subject"]) + str(m["From"]) for m in capture.mails())
     hooks = http_receiver.requests

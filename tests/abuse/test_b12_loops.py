@@ -160,7 +160,7 @@ def test_machine_mail_is_stored_and_never_acknowledged_and_our_mail_says_it_is_a
         event = events.get(str(msg["Message-ID"]).strip("<>"), "account")
         found = machine_mail_problems(raw, human=event == "agent_reply")
         if found:
-            header_problems[f"{event} to {rcpts[0]}"] = found
+            header_problems[f"{event} to {rcpts[0]} {msg['Message-ID']}"] = found
     control_acks = sum(
         1 for _f, rcpts, m, _r in relay.messages if rcpts == ["carla@cliente.com.br"]
     )
