@@ -272,7 +272,11 @@ def call_limits(port: int, rcpts: int, noops: int) -> dict[str, Any]:
         "sent": noops,
         "closed": wire.hung_up(),
     }
-    assert codes[b"421"] == 1 and codes[b"250"] <= 20 and out["noop"]["closed"], out
+    assert codes[b"250"] <= 20 and out["noop"]["closed"], out
+    if noops * len(b"NOOP\r\n") <= 60_000:
+        # Past the socket buffers the listener closes with our NOOPs unread,
+        # which is a TCP reset: its 421 may be lost to it (the heavy run).
+        assert codes[b"421"] == 1, out
     wire.close()
 
     wire = Wire(port)
