@@ -51,8 +51,9 @@ HUMAN_WRITTEN = frozenset({Notification.AGENT_REPLY, FORWARD})
 # mail of its own (no Auto-Submitted, a subject of its own: a broken vacation
 # responder) opens a ticket each time, and each got its acknowledgement: the
 # rate guard (mailgateway.autoreply) stopped the loop only at 20 mails each
-# way (found by B12). At most AUTO_REPLY_LIMIT acknowledgements go to one
-# address in AUTO_REPLY_WINDOW; the tickets are made all the same. Once one is
+# way (found by B12). At most AUTO_REPLY_LIMIT acknowledgements of tickets
+# opened by mail go to one address in AUTO_REPLY_WINDOW (a ticket opened on
+# the web answers no mail); the tickets are made all the same. Once one is
 # held back the responder has nothing to answer, so the loop ends there.
 AUTO_REPLY_LIMIT = 3
 AUTO_REPLY_WINDOW = timedelta(hours=1)
@@ -220,6 +221,7 @@ def _auto_replied_recently(emails: list[str]) -> Counter[str]:
         OutboxItem.objects.filter(
             kind=OutboxItem.Kind.EMAIL,
             event__in=list(AUTO_REPLIED),
+            ticket__source=Source.EMAIL,
             recipient__in=emails,
             created_at__gte=timezone.now() - AUTO_REPLY_WINDOW,
         )
@@ -239,7 +241,7 @@ class Rules:
     bouncing: frozenset[str]
     opted_out: frozenset[tuple[int, str]]
     sent_last_hour: Counter[str]  # mails queued per address in the last hour
-    auto_replied: Counter[str]  # acknowledgements per address in AUTO_REPLY_WINDOW
+    auto_replied: Counter[str]  # acknowledgements of mails per address in AUTO_REPLY_WINDOW
 
     @classmethod
     def load(cls, planned: list[Planned]) -> Rules:
@@ -433,9 +435,10 @@ def on_ticket_changed(changes: Sequence[TicketChanged]) -> None:
                 change, p, threads.known(change.ticket, p.email), anchor, status=status
             )
             sent[p.email.lower()] += 1
-            if p.name in AUTO_REPLIED:
+            answers_a_mail = p.name in AUTO_REPLIED and change.ticket.source == Source.EMAIL
+            if answers_a_mail:
                 rules.auto_replied[p.email.lower()] += 1
-            if p.name in AUTO_REPLIED and rules.auto_replied[p.email.lower()] > AUTO_REPLY_LIMIT:
+            if answers_a_mail and rules.auto_replied[p.email.lower()] > AUTO_REPLY_LIMIT:
                 item.status = OutboxItem.Status.SKIPPED
                 item.last_error = (
                     f"over {AUTO_REPLY_LIMIT} acknowledgements to this address "

@@ -424,3 +424,30 @@ def test_two_helpdesks_and_a_broken_responder_exchange_at_most_3_mails_an_hour(
     assert helpdesks[1] <= 3 and helpdesks[2] <= 3, helpdesks
     for run in (at_once, minutely):
         assert run[1] <= 3 and run[2] <= 3, run
+
+
+def test_acknowledgements_of_mail_stop_at_3_an_hour_per_address(customer: Any) -> None:
+    """The cap behind (b), in process: the 4th mail from one address in an
+    hour makes its ticket but no acknowledgement; tickets opened on the web
+    answer no mail and are not counted; an hour later mail is answered again."""
+    from mailgateway.ingest import ingest_raw_email
+
+    acks = OutboxItem.objects.filter(event="ticket_created", recipient=customer.email)
+
+    def mail(n: int) -> None:
+        raw = make_mail(sender=f"Carla <{customer.email}>", subject=f"Pedido {n}")
+        assert ingest_raw_email(raw, door="pipe").outcome == "created"
+
+    for n in range(4):
+        mail(n)
+    assert list(acks.order_by("id").values_list("status", flat=True)) == [
+        *["pending"] * 3,
+        "skipped",
+    ]
+    for n in range(2):
+        services.ticket_create(requester=customer, subject=f"Pela web {n}", body="x" * 20)
+    assert acks.filter(status="pending").count() == 5
+    OutboxItem.objects.update(created_at=F("created_at") - timedelta(minutes=61))
+    mail(4)
+    assert acks.filter(status="pending").count() == 6
+    assert Ticket.objects.count() == 7
