@@ -101,6 +101,20 @@ TEMPLATES = [
 ]
 
 # Database: SQLite in the data dir unless DATABASE_URL says otherwise.
+# Several processes (web, smtp, worker, cron) write to SQLite at once: WAL lets
+# readers run beside the writer, IMMEDIATE takes the write lock at BEGIN so two
+# writers queue on the busy timeout instead of failing with "database is
+# locked" mid-transaction, and synchronous=FULL makes a commit survive a power
+# cut, which is what "acknowledged after stored" promises. A sqlite:// URL gets
+# the same (its query may override them, e.g. ?timeout=5).
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+    "init_command": (
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+        "PRAGMA foreign_keys=ON; PRAGMA cache_size=-20000;"
+    ),
+}
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
     try:
@@ -108,25 +122,17 @@ if DATABASE_URL:
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = {
+            **SQLITE_OPTIONS,
+            **DATABASES["default"].get("OPTIONS", {}),
+        }
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "db.sqlite3"),
-            "OPTIONS": {
-                # Several processes (web, smtp, worker, cron) write at once:
-                # WAL lets readers run beside the writer, IMMEDIATE takes the
-                # write lock at BEGIN so two writers queue on the busy timeout
-                # instead of failing with "database is locked" mid-transaction,
-                # and synchronous=FULL makes a commit survive a power cut,
-                # which is what "acknowledged after stored" promises.
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-                "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                    "PRAGMA foreign_keys=ON; PRAGMA cache_size=-20000;"
-                ),
-            },
+            "OPTIONS": dict(SQLITE_OPTIONS),
             # Tests spawn real processes, which cannot share an in-memory db.
             "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
         }

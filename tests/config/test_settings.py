@@ -65,6 +65,30 @@ def test_it_uses_database_url(tmp_path: Path) -> None:
     assert name in url
 
 
+@pytest.mark.parametrize(("query", "timeout"), [("", "30"), ("?timeout=5", "5")])
+def test_a_sqlite_url_is_set_up_like_the_embedded_default(
+    tmp_path: Path, query: str, timeout: str
+) -> None:
+    # DATABASE_URL=sqlite:///... once got Python's defaults: a deferred BEGIN,
+    # a 5 s timeout, no WAL, so a second writer failed with "database is
+    # locked" at once (noticed by the fault suites' children).
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.db import connection as c; cur=c.cursor();"
+        "cur.execute('PRAGMA journal_mode'); print(cur.fetchone()[0]);"
+        "cur.execute('PRAGMA synchronous'); print(cur.fetchone()[0]);"
+        "o=c.settings_dict['OPTIONS']; print(o['transaction_mode'], o['timeout'])",
+        env={
+            "HELPDESK_DATA_DIR": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/other.sqlite3{query}",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["wal", "2", "IMMEDIATE", timeout]
+
+
 @pytest.mark.parametrize(
     ("name", "value"), [("DEBUG", "maybe"), ("EMAIL_PORT", "twenty-five"), ("LOG_FORMAT", "xml")]
 )

@@ -97,7 +97,9 @@ def database_url() -> str:
 
     s = connection.settings_dict
     if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
+        # A child waits 5 s for SQLite's write lock, not a default install's
+        # 30: the suites that hold the lock wait less for each "retry".
+        return f"sqlite:///{Path(s['NAME']).resolve()}?timeout=5"
     auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 

@@ -9,22 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from mailgateway.models import InboundMessage
+from tests.mailgateway.conftest import database_url as _database_url
 from tests.mailgateway.conftest import make_mail
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    host = s["HOST"] or "127.0.0.1"
-    return f"postgres://{s['USER']}:{s['PASSWORD']}@{host}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def run(args: list[str], raw_dir: Path, stdin: bytes | None = None, **env: str) -> Any:

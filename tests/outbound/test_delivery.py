@@ -11,14 +11,13 @@ import sys
 import threading
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings as django_settings
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from helpdesk import health
@@ -26,6 +25,7 @@ from outbound.bounces import is_bouncing
 from outbound.conf import DEFAULT_BACKOFF, backoff_seconds
 from outbound.delivery import claim, deliver_due, recover_stale, retry_now
 from outbound.models import DeliveryAttempt, OutboxItem
+from tests.mailgateway.conftest import database_url as _database_url
 from tickets import services
 
 from .conftest import CaptureHandler, SMTPCapture, free_port
@@ -198,16 +198,6 @@ class _StallingHandler(CaptureHandler):
         self.got_data.set()
         await asyncio.sleep(60)
         return "451 too late"
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{Path(db['NAME']).resolve()}"
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
-    return f"postgres://{user}{password}@{host}/{db['NAME']}"
 
 
 @pytest.mark.django_db(transaction=True)
