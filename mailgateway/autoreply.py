@@ -128,6 +128,15 @@ class Classification:
     reason: str = ""
 
 
+def _null_return_path(mail: InboundEmail, envelope_from: str | None) -> bool:
+    # The SMTP door records MAIL FROM:<> as "<>" and its envelope is the return
+    # path (a Return-Path header in mail that came over SMTP was written by an
+    # earlier hop); a door without an envelope sees the header its MTA wrote.
+    if envelope_from:
+        return envelope_from.strip() == "<>"
+    return mail.header("return-path").strip() == "<>"
+
+
 def is_auto_submitted(mail: InboundEmail, envelope_from: str | None = None) -> str:
     """The reason mail is machine-generated, "" for mail from a person."""
     auto = mail.header("auto-submitted").lower()
@@ -137,11 +146,10 @@ def is_auto_submitted(mail: InboundEmail, envelope_from: str | None = None) -> s
         if mail.header(name):
             return name
     # RFC 3834 section 2: never answer a mail with a null return path (RFC
-    # 5321 4.5.5: notifications, which must not be answered). The SMTP door
-    # records MAIL FROM:<> as "<>"; other doors see the Return-Path header the
-    # delivering MTA wrote. (Found by B12: a plain mail sent with MAIL FROM:<>
-    # was acknowledged.)
-    if (envelope_from or "").strip() == "<>" or mail.header("return-path").strip() == "<>":
+    # 5321 4.5.5: notifications, which must not be answered). (Found by B12: a
+    # plain mail sent with MAIL FROM:<> was acknowledged.) A mail with no
+    # sender at all is left to the quarantine, as before.
+    if mail.sender and _null_return_path(mail, envelope_from):
         return "null return path"
     precedence = mail.header("precedence").lower()
     if precedence in {"bulk", "junk", "list", "auto_reply"}:
