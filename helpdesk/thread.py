@@ -23,6 +23,7 @@ STAFF_EVENT_KINDS = frozenset(
         TicketEvent.Kind.TAGS,
         TicketEvent.Kind.SLA_WARNING,
         TicketEvent.Kind.SLA_BREACH,
+        TicketEvent.Kind.BOUNCED,
     }
 )
 # A customer sees how their ticket moves, not who handles it internally.

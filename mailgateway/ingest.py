@@ -423,13 +423,23 @@ def _pipeline(
     if kind.kind == "loop":
         raise Quarantine(f"mail loop: {kind.reason}")
     if kind.kind == "bounce":
-        from outbound.bounces import mark_bouncing
+        from outbound.bounces import bounced_mails, mark_bouncing
 
         failed = failed_recipients(mail)
         for address, reason in failed:
             if not is_our_address(address):
                 mark_bouncing(email=address, reason=reason)
         row.verdict["bounced"] = [a for a, _ in failed]
+        returned = bounced_mails(mail, failed)
+        if returned:
+            row.verdict["outbox"] = [item.pk for item in returned]
+        for item in returned:
+            if item.ticket is not None:
+                services.mail_bounced(
+                    ticket=item.ticket,
+                    recipient=item.recipient,
+                    reason=item.last_error.removeprefix("bounced: "),
+                )
         return _finish(row, Outcome.BOUNCE, None, None)
     if kind.kind == "person" and not mail.sender:
         # Only a person's mail borrows a sender from Reply-To, Sender,

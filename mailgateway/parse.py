@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message as StdMessage
+from email.parser import BytesHeaderParser
 from types import MappingProxyType
 from typing import Any
 
@@ -419,6 +420,9 @@ class InboundEmail:
     delivery_status: tuple[DeliveryStatus, ...]
     headers: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     defects: tuple[str, ...] = ()
+    # Message-IDs of the mails attached whole (message/rfc822) or by their
+    # headers (text/rfc822-headers): what a bounce returns.
+    attached_message_ids: tuple[str, ...] = ()
     # Which header from_ came from: "from", "from#2" when an earlier From
     # held no address, or (after with_fallback_sender) "reply-to", "sender",
     # "return-path", "envelope".
@@ -630,6 +634,29 @@ def _delivery_status(msg: StdMessage) -> tuple[DeliveryStatus, ...]:
                 )
             )
     return tuple(out)
+
+
+def _attached_message_ids(msg: StdMessage) -> tuple[str, ...]:
+    found: list[str] = []
+    for index, part in enumerate(msg.walk()):
+        if index > MAX_ADDRESSES or len(found) >= 10:
+            break
+        kind = part.get_content_type()
+        value = ""
+        if kind == "message/rfc822":
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            if isinstance(inner, StdMessage):
+                value = str(inner.get("message-id") or "")
+        elif kind == "text/rfc822-headers":
+            text = part.get_payload(decode=True)
+            if isinstance(text, bytes):
+                headers = BytesHeaderParser().parsebytes(text[:MAX_HEADER_CHARS])
+                value = str(headers.get("message-id") or "")
+        else:
+            continue
+        found += message_ids(value[:1000])[:1]
+    return tuple(dict.fromkeys(found))
 
 
 def _attachment(
@@ -1150,6 +1177,7 @@ def parse_email(raw: bytes) -> InboundEmail:
         if content_type == "multipart/report"
         else "",
         delivery_status=_delivery_status(msg) if content_type == "multipart/report" else (),
+        attached_message_ids=_attached_message_ids(msg) if msg.is_multipart() else (),
         headers=MappingProxyType(headers),
         defects=tuple(defects[:50]),
         from_header=from_header,

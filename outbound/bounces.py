@@ -3,10 +3,20 @@ bounces here; the outbox asks before every mail."""
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 from django.db.models import F
 
-from outbound.models import BouncingAddress
+from outbound.models import BouncingAddress, OutboxItem
+
+if TYPE_CHECKING:
+    from mailgateway.parse import InboundEmail
+
+# A bounce that is not a standard report often quotes the returned mail's
+# headers in its text.
+_QUOTED_MESSAGE_ID = re.compile(r"(?im)^[ >]*Message-ID:\s*<([^<>\s]{1,250})>")
 
 
 def _key(email: str) -> str:
@@ -32,3 +42,31 @@ def is_bouncing(email: str) -> bool:
 
 def clear_bouncing(*, email: str) -> None:
     BouncingAddress.objects.filter(email=_key(email)).delete()
+
+
+def bounced_mails(mail: InboundEmail, failed: list[tuple[str, str]]) -> list[OutboxItem]:
+    """Our outbox mails a bounce reports as failed, each with its last_error
+    set to the bounce's reason (RFC 3464: the report returns the mail, or its
+    headers, whose Message-ID is the one we gave it). Only ids of ours match."""
+    ids = [
+        *mail.attached_message_ids,
+        *_QUOTED_MESSAGE_ID.findall(mail.text[:200_000])[:10],
+        *mail.in_reply_to,
+    ]
+    if not ids:
+        return []
+    reasons = {_key(address): reason for address, reason in failed}
+    items = [
+        item
+        for item in OutboxItem.objects.filter(
+            kind=OutboxItem.Kind.EMAIL, message_id__in=list(dict.fromkeys(ids))[:50]
+        ).select_related("ticket")
+        # A report naming its failed recipients bounces only theirs; one that
+        # names none (a non-standard bounce) bounces the mail it returns.
+        if not reasons or _key(item.recipient) in reasons
+    ]
+    for item in items:
+        reason = reasons.get(_key(item.recipient), "") or "returned by the recipient's server"
+        item.last_error = f"bounced: {reason}"[:2000]
+        OutboxItem.objects.filter(pk=item.pk).update(last_error=item.last_error)
+    return items

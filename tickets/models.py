@@ -580,6 +580,7 @@ class TicketEvent(models.Model):
         SLA_BREACH = "sla_breach", _("SLA breached")
         MERGED = "merged", _("Tickets merged")
         TAGS = "tags", _("Tags changed")
+        BOUNCED = "bounced", _("Mail bounced")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)

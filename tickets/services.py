@@ -502,6 +502,14 @@ def ticket_sla_alert(*, ticket: Ticket, kind: str, target: str, now: datetime) -
     return True
 
 
+def mail_bounced(*, ticket: Ticket, recipient: str, reason: str) -> None:
+    """A mail about the ticket came back: staff see it in the thread, so a
+    reply nobody received is not taken for one that was read. Quiet: it pages
+    nobody and reopens nothing."""
+    with transaction.atomic():
+        _audit(ticket, TicketEvent.Kind.BOUNCED, None, old=recipient, new=reason, quiet=True)
+
+
 def sla_check(*, now: datetime | None = None) -> dict[str, int]:
     """Record every SLA warning and breach due now (the sla_check command);
     how many of each."""
