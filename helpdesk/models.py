@@ -160,6 +160,7 @@ class Notification(models.Model):
         ASSIGNED = "assigned", _("Assigned to you")
         MENTION = "mention", _("You were mentioned")
         STATUS = "status", _("Status changed")
+        BOUNCED = "bounced", _("A mail bounced")
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,

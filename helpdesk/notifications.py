@@ -151,6 +151,17 @@ def _on_change(batch: _Batch, event: events.TicketChanged) -> None:
         _on_message(batch, ticket, actor, message)
     elif event.kind == "status":
         _on_status(batch, ticket, actor, event.new)
+    elif event.kind == "bounced":
+        # Whoever handles the ticket learns that a mail about it came back
+        # (event.old: the address); the customer could not be told by mail.
+        batch.add(
+            batch.handlers(ticket),
+            ticket=ticket,
+            kind=Kind.BOUNCED,
+            actor=None,
+            staff_only=True,
+            detail=event.old,
+        )
 
 
 def _on_message(batch: _Batch, ticket: Ticket, actor: Any, message: Message) -> None:

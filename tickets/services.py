@@ -503,11 +503,12 @@ def ticket_sla_alert(*, ticket: Ticket, kind: str, target: str, now: datetime) -
 
 
 def mail_bounced(*, ticket: Ticket, recipient: str, reason: str) -> None:
-    """A mail about the ticket came back: staff see it in the thread, so a
-    reply nobody received is not taken for one that was read. Quiet: it pages
-    nobody and reopens nothing."""
+    """A mail about the ticket came back: staff see it in the thread, and
+    whoever handles the ticket gets an in-app notice, so a reply nobody
+    received is not taken for one that was read. No mail goes out about it
+    and the ticket does not move."""
     with transaction.atomic():
-        _audit(ticket, TicketEvent.Kind.BOUNCED, None, old=recipient, new=reason, quiet=True)
+        _audit(ticket, TicketEvent.Kind.BOUNCED, None, old=recipient, new=reason)
 
 
 def sla_check(*, now: datetime | None = None) -> dict[str, int]:

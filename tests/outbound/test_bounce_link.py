@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from helpdesk.models import Notification
 from mailgateway.ingest import ingest_raw_email
 from outbound.delivery import deliver_due
 from outbound.models import BouncingAddress, OutboxItem
@@ -85,10 +86,14 @@ def test_a_dsn_names_the_reply_it_returns_and_staff_see_it_in_the_thread(
     owner = Client()
     owner.force_login(customer)
     assert "foi devolvido" not in owner.get(f"/tickets/{ticket.reference}/").content.decode()
-    # Quiet: nobody is paged about it, and the ticket does not move.
-    assert (
-        not OutboxItem.objects.filter(created_at__gt=item.created_at).exclude(pk=item.pk).exists()
-    )
+    # Whoever handles the ticket gets an in-app notice; no mail goes out about
+    # it, and the customer hears nothing.
+    later = OutboxItem.objects.filter(created_at__gt=item.created_at).exclude(pk=item.pk)
+    assert not later.exists()
+    notices = Notification.objects.filter(kind=Notification.Kind.BOUNCED)
+    assert [(n.recipient, n.ticket, n.detail) for n in notices] == [(agent, ticket, customer.email)]
+    listed = agent_client.get("/notifications/").content.decode()
+    assert f"Um e-mail foi devolvido</strong>: {customer.email}" in listed
 
 
 def test_a_bounce_quoting_the_headers_in_its_text_is_linked_too(
