@@ -432,14 +432,10 @@ def _pipeline(
         row.verdict["bounced"] = [a for a, _ in failed]
         returned = bounced_mails(mail, failed)
         if returned:
-            row.verdict["outbox"] = [item.pk for item in returned]
-        for item in returned:
+            row.verdict["outbox"] = [item.pk for item, _ in returned]
+        for item, reason in returned:
             if item.ticket is not None:
-                services.mail_bounced(
-                    ticket=item.ticket,
-                    recipient=item.recipient,
-                    reason=item.last_error.removeprefix("bounced: "),
-                )
+                services.mail_bounced(ticket=item.ticket, recipient=item.recipient, reason=reason)
         return _finish(row, Outcome.BOUNCE, None, None)
     if kind.kind == "person" and not mail.sender:
         # Only a person's mail borrows a sender from Reply-To, Sender,

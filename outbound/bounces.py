@@ -44,10 +44,13 @@ def clear_bouncing(*, email: str) -> None:
     BouncingAddress.objects.filter(email=_key(email)).delete()
 
 
-def bounced_mails(mail: InboundEmail, failed: list[tuple[str, str]]) -> list[OutboxItem]:
-    """Our outbox mails a bounce reports as failed, each with its last_error
-    set to the bounce's reason (RFC 3464: the report returns the mail, or its
-    headers, whose Message-ID is the one we gave it). Only ids of ours match."""
+def bounced_mails(
+    mail: InboundEmail, failed: list[tuple[str, str]]
+) -> list[tuple[OutboxItem, str]]:
+    """Our outbox mails a bounce reports as failed, with the bounce's reason
+    ("" when it gives none), each row's last_error set to say so (RFC 3464:
+    the report returns the mail, or its headers, whose Message-ID is the one
+    we gave it). Only ids of ours match."""
     ids = [
         *mail.attached_message_ids,
         *_QUOTED_MESSAGE_ID.findall(mail.text[:200_000])[:10],
@@ -56,8 +59,8 @@ def bounced_mails(mail: InboundEmail, failed: list[tuple[str, str]]) -> list[Out
     if not ids:
         return []
     reasons = {_key(address): reason for address, reason in failed}
-    items = [
-        item
+    found = [
+        (item, reasons.get(_key(item.recipient), ""))
         for item in OutboxItem.objects.filter(
             kind=OutboxItem.Kind.EMAIL, message_id__in=list(dict.fromkeys(ids))[:50]
         ).select_related("ticket")
@@ -65,8 +68,7 @@ def bounced_mails(mail: InboundEmail, failed: list[tuple[str, str]]) -> list[Out
         # names none (a non-standard bounce) bounces the mail it returns.
         if not reasons or _key(item.recipient) in reasons
     ]
-    for item in items:
-        reason = reasons.get(_key(item.recipient), "") or "returned by the recipient's server"
-        item.last_error = f"bounced: {reason}"[:2000]
-        OutboxItem.objects.filter(pk=item.pk).update(last_error=item.last_error)
-    return items
+    for item, reason in found:
+        item.last_error = f"bounced: {reason}"[:2000] if reason else "bounced"
+    OutboxItem.objects.bulk_update([item for item, _ in found], ["last_error"])
+    return found

@@ -111,9 +111,15 @@ def test_a_bounce_quoting_the_headers_in_its_text_is_linked_too(
     ).encode()
 
     assert ingest_raw_email(raw, door="pipe").outcome == "bounce"
-    assert TicketEvent.objects.filter(ticket=ticket, kind=TicketEvent.Kind.BOUNCED).count() == 1
+    [event] = TicketEvent.objects.filter(ticket=ticket, kind=TicketEvent.Kind.BOUNCED)
+    assert (event.old_value, event.new_value) == (customer.email, "")
     item.refresh_from_db()
-    assert item.last_error.startswith("bounced:")
+    assert item.last_error == "bounced"
+    # No reason given: the thread says so without an empty ": ".
+    staff = Client()
+    staff.force_login(agent)
+    page = staff.get(f"/tickets/{ticket.reference}/").content.decode()
+    assert f"informou que o e-mail para {customer.email} foi devolvido<" in page
 
 
 def test_a_bounce_of_another_recipient_or_of_mail_not_ours_links_nothing(
